@@ -1,0 +1,4 @@
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    userhub::lambda::serve(userhub_imports::routes()).await
+}

@@ -1,0 +1,68 @@
+//! What the jobs worker does with each kind of invocation.
+
+use serde_json::Value;
+use userhub::Ctx;
+
+/// The invocations the worker accepts; anything else is refused so a misrouted event
+/// shows up as a failed invocation instead of being silently dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    /// DynamoDB stream records: the `pk`/`sk` keys of new or changed job items.
+    Stream(Vec<(String, String)>),
+    /// The EventBridge (or EventBridge Scheduler) schedule.
+    Schedule,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unrecognised event: {0}")]
+pub struct UnknownEvent(String);
+
+impl Trigger {
+    pub fn classify(event: &Value) -> Result<Self, UnknownEvent> {
+        if let Some(records) = event.get("Records").and_then(Value::as_array) {
+            let keys = records
+                .iter()
+                .filter(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:dynamodb"))
+                .filter_map(|r| {
+                    let keys = r.get("dynamodb")?.get("Keys")?;
+                    let pk = keys.get("pk")?.get("S")?.as_str()?;
+                    let sk = keys.get("sk")?.get("S")?.as_str()?;
+                    Some((pk.to_owned(), sk.to_owned()))
+                })
+                .collect::<Vec<_>>();
+            if keys.len() == records.len() {
+                return Ok(Trigger::Stream(keys));
+            }
+            return Err(UnknownEvent("records that are not DynamoDB stream records".into()));
+        }
+        if event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
+            return Ok(Trigger::Schedule);
+        }
+        Err(UnknownEvent("neither a stream batch nor a scheduled event".into()))
+    }
+}
+
+pub async fn handle(_state: &Ctx, trigger: Trigger) -> Result<(), UnknownEvent> {
+    tracing::info!(?trigger, "job trigger received");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn classifies_stream_and_schedule_events() {
+        let stream = json!({"Records": [{"eventSource": "aws:dynamodb", "eventName": "INSERT",
+            "dynamodb": {"Keys": {"pk": {"S": "EXPORT"}, "sk": {"S": "0193"}}}}]});
+        assert_eq!(
+            Trigger::classify(&stream).unwrap(),
+            Trigger::Stream(vec![("EXPORT".into(), "0193".into())])
+        );
+        let schedule = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+        assert_eq!(Trigger::classify(&schedule).unwrap(), Trigger::Schedule);
+        assert!(Trigger::classify(&json!({"hello": 1})).is_err());
+        assert!(Trigger::classify(&json!({"Records": [{"eventSource": "aws:sqs"}]})).is_err());
+    }
+}

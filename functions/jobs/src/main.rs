@@ -1,0 +1,21 @@
+//! The jobs worker: no HTTP. Invoked by the table's stream (new job items) and by the
+//! EventBridge schedule (the daily export).
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use userhub_jobs::Trigger;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    userhub::telemetry::init();
+    let state = userhub::Ctx::from_env().await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let state = state.clone();
+        async move {
+            let trigger = Trigger::classify(&event.payload)?;
+            userhub_jobs::handle(&state, trigger).await?;
+            Ok::<(), lambda_runtime::Error>(())
+        }
+    }))
+    .await
+}

@@ -1,0 +1,347 @@
+//! Everything the service reads from its environment, validated once at start-up.
+//!
+//! Every problem is collected so that a misconfigured deployment reports all of its
+//! mistakes in one start-up failure instead of one per redeploy.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+/// A `count/seconds` budget, as written in the `RATE_LIMIT_*` variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub count: u32,
+    pub window_secs: u64,
+}
+
+impl Limit {
+    pub const fn new(count: u32, window_secs: u64) -> Self {
+        Self { count, window_secs }
+    }
+
+    fn parse(raw: &str) -> Result<Self, String> {
+        let (count, secs) = raw
+            .split_once('/')
+            .ok_or_else(|| format!("expected count/seconds, got {raw:?}"))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .map_err(|_| format!("count in {raw:?} is not a whole number"))?;
+        let window_secs: u64 = secs
+            .trim()
+            .parse()
+            .map_err(|_| format!("seconds in {raw:?} is not a whole number"))?;
+        if count == 0 || window_secs == 0 {
+            return Err(format!("{raw:?} must have a count and window above zero"));
+        }
+        Ok(Self { count, window_secs })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    pub login_account: Limit,
+    pub login_ip: Limit,
+    pub register_ip: Limit,
+    pub refresh_session: Limit,
+    pub password_user: Limit,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            login_account: Limit::new(5, 900),
+            login_ip: Limit::new(30, 60),
+            register_ip: Limit::new(10, 3600),
+            refresh_session: Limit::new(30, 60),
+            password_user: Limit::new(5, 60),
+        }
+    }
+}
+
+/// Feature groups that can be switched off per deployment (`FEATURES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Feature {
+    UsersExport,
+    UsersExportFull,
+    UsersImport,
+    UsersBulk,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 4] = [
+        Feature::UsersExport,
+        Feature::UsersExportFull,
+        Feature::UsersImport,
+        Feature::UsersBulk,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::UsersExport => "users:export",
+            Feature::UsersExportFull => "users:export_full",
+            Feature::UsersImport => "users:import",
+            Feature::UsersBulk => "users:bulk",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == raw)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Features(BTreeSet<Feature>);
+
+impl Features {
+    pub fn all() -> Self {
+        Self(Feature::ALL.into_iter().collect())
+    }
+
+    pub fn enabled(&self, feature: Feature) -> bool {
+        self.0.contains(&feature)
+    }
+
+    fn parse(raw: &str) -> Result<Self, String> {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| Feature::parse(s).ok_or_else(|| format!("unknown feature {s:?}")))
+            .collect::<Result<BTreeSet<_>, _>>()
+            .map(Self)
+    }
+}
+
+/// The HMAC secret behind access tokens and cursors. Its `Debug` never shows the bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub const MIN_LEN: usize = 32;
+
+    pub fn new(bytes: Vec<u8>) -> Result<Self, String> {
+        if bytes.len() < Self::MIN_LEN {
+            return Err(format!("must be at least {} bytes", Self::MIN_LEN));
+        }
+        Ok(Self(bytes))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub bucket_name: String,
+    pub jwt_secret: Secret,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub max_sessions_per_user: usize,
+    pub rate_limits: RateLimits,
+    pub features: Features,
+    pub export_link_ttl: Duration,
+    pub s3_force_path_style: bool,
+}
+
+/// All the problems found in the environment, one per line.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .0.join("\n  "))]
+pub struct ConfigError(pub Vec<String>);
+
+const MAX_LINK_TTL: u64 = 7 * 24 * 3600;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let mut required = |key: &str| match lookup(key).filter(|v| !v.trim().is_empty()) {
+            Some(v) => v,
+            None => {
+                problems.push(format!("{key} is required"));
+                String::new()
+            }
+        };
+        let table_name = required("TABLE_NAME");
+        let bucket_name = required("BUCKET_NAME");
+        let jwt_raw = required("JWT_SECRET");
+
+        let mut parsed = Parsed {
+            lookup: &lookup,
+            problems,
+        };
+        let jwt_secret = if jwt_raw.is_empty() {
+            None
+        } else {
+            Secret::new(jwt_raw.into_bytes())
+                .map_err(|e| parsed.problems.push(format!("JWT_SECRET {e}")))
+                .ok()
+        };
+        let defaults = RateLimits::default();
+        let config = Config {
+            table_name,
+            bucket_name,
+            jwt_secret: jwt_secret.unwrap_or_else(|| Secret(vec![0; Secret::MIN_LEN])),
+            jwt_issuer: parsed.string("JWT_ISSUER", "userhub"),
+            jwt_audience: parsed.string("JWT_AUDIENCE", "userhub"),
+            access_token_ttl: parsed.seconds("ACCESS_TOKEN_TTL", 900, 60, 86_400),
+            refresh_token_ttl: parsed.seconds("REFRESH_TOKEN_TTL", 7 * 86_400, 300, 90 * 86_400),
+            max_sessions_per_user: parsed.number("MAX_SESSIONS_PER_USER", 10, 1, 100) as usize,
+            rate_limits: RateLimits {
+                login_account: parsed.limit("RATE_LIMIT_LOGIN_ACCOUNT", defaults.login_account),
+                login_ip: parsed.limit("RATE_LIMIT_LOGIN_IP", defaults.login_ip),
+                register_ip: parsed.limit("RATE_LIMIT_REGISTER_IP", defaults.register_ip),
+                refresh_session: parsed.limit("RATE_LIMIT_REFRESH_SESSION", defaults.refresh_session),
+                password_user: parsed.limit("RATE_LIMIT_PASSWORD_USER", defaults.password_user),
+            },
+            features: parsed.features(),
+            export_link_ttl: parsed.seconds("EXPORT_LINK_TTL", 900, 1, MAX_LINK_TTL),
+            s3_force_path_style: parsed.flag("S3_FORCE_PATH_STYLE"),
+        };
+        if parsed.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError(parsed.problems))
+        }
+    }
+}
+
+struct Parsed<'a, F> {
+    lookup: &'a F,
+    problems: Vec<String>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Parsed<'_, F> {
+    fn raw(&self, key: &str) -> Option<String> {
+        (self.lookup)(key).filter(|v| !v.trim().is_empty())
+    }
+
+    fn string(&mut self, key: &str, default: &str) -> String {
+        self.raw(key).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn number(&mut self, key: &str, default: u64, min: u64, max: u64) -> u64 {
+        let Some(raw) = self.raw(key) else {
+            return default;
+        };
+        match raw.trim().parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => n,
+            _ => {
+                self.problems
+                    .push(format!("{key} must be a whole number from {min} to {max}, got {raw:?}"));
+                default
+            }
+        }
+    }
+
+    fn seconds(&mut self, key: &str, default: u64, min: u64, max: u64) -> Duration {
+        Duration::from_secs(self.number(key, default, min, max))
+    }
+
+    fn limit(&mut self, key: &str, default: Limit) -> Limit {
+        match self.raw(key).map(|raw| Limit::parse(&raw)) {
+            None => default,
+            Some(Ok(limit)) => limit,
+            Some(Err(e)) => {
+                self.problems.push(format!("{key}: {e}"));
+                default
+            }
+        }
+    }
+
+    fn features(&mut self) -> Features {
+        match (self.lookup)("FEATURES").map(|raw| Features::parse(&raw)) {
+            None => Features::all(),
+            Some(Ok(features)) => features,
+            Some(Err(e)) => {
+                self.problems.push(format!("FEATURES: {e}"));
+                Features::all()
+            }
+        }
+    }
+
+    fn flag(&mut self, key: &str) -> bool {
+        match self.raw(key).as_deref().map(str::trim) {
+            None | Some("false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(other) => {
+                self.problems
+                    .push(format!("{key} must be true or false, got {other:?}"));
+                false
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("TABLE_NAME", "t"),
+        ("BUCKET_NAME", "b"),
+        ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+    ];
+
+    #[test]
+    fn defaults_apply() {
+        let c = config(&BASE).unwrap();
+        assert_eq!(c.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(c.rate_limits, RateLimits::default());
+        assert!(c.features.enabled(Feature::UsersBulk));
+        assert_eq!(c.max_sessions_per_user, 10);
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let err = config(&[
+            ("JWT_SECRET", "short"),
+            ("RATE_LIMIT_LOGIN_IP", "abc"),
+            ("FEATURES", "users:nope"),
+        ])
+        .unwrap_err();
+        let text = err.to_string();
+        for needle in ["TABLE_NAME", "BUCKET_NAME", "JWT_SECRET", "RATE_LIMIT_LOGIN_IP", "FEATURES"] {
+            assert!(text.contains(needle), "{needle} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn parses_limits_and_features() {
+        let mut vars = BASE.to_vec();
+        vars.push(("RATE_LIMIT_LOGIN_ACCOUNT", "3/60"));
+        vars.push(("FEATURES", "users:export, users:bulk"));
+        let c = config(&vars).unwrap();
+        assert_eq!(c.rate_limits.login_account, Limit::new(3, 60));
+        assert!(c.features.enabled(Feature::UsersExport));
+        assert!(!c.features.enabled(Feature::UsersImport));
+    }
+
+    #[test]
+    fn secret_debug_hides_bytes() {
+        let c = config(&BASE).unwrap();
+        assert!(!format!("{c:?}").contains("0123456789abcdef"));
+    }
+}

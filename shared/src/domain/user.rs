@@ -1,0 +1,307 @@
+//! The user and the validated values it is made of. A value of these types has passed
+//! validation, so code that holds one never re-checks it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Serialize, Serializer};
+use uuid::Uuid;
+
+use super::Timestamp;
+
+macro_rules! string_newtype {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+    };
+}
+
+/// A UUIDv7, so ids sort by creation time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(Uuid);
+
+impl UserId {
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Uuid::try_parse(raw).ok().map(Self)
+    }
+}
+
+impl Default for UserId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl Serialize for UserId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A practical RFC 5322 address (dot-atom local part, DNS domain), stored lowercased.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Email(String);
+string_newtype!(Email);
+
+const LOCAL_SPECIALS: &str = "!#$%&'*+/=?^_`{|}~.-";
+
+impl Email {
+    pub const MAX_LEN: usize = 254;
+
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() {
+            return Err("must not be empty");
+        }
+        if email.chars().count() > Self::MAX_LEN {
+            return Err("must be at most 254 characters");
+        }
+        let (local, domain) = email.rsplit_once('@').ok_or("must contain @")?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(c));
+        if !local_ok {
+            return Err("has an invalid part before @");
+        }
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = domain.len() <= 253
+            && labels.len() >= 2
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+            && labels
+                .last()
+                .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
+        if !domain_ok {
+            return Err("has an invalid domain");
+        }
+        Ok(Self(email))
+    }
+
+    /// The placeholder an anonymised account keeps: unique, and undeliverable by RFC 2606.
+    pub fn anonymised(id: UserId) -> Self {
+        Self(format!("anon-{id}@anon.invalid"))
+    }
+}
+
+/// 3..32 of `[a-z0-9_.-]`, starting with a letter or digit; input is lowercased so that
+/// uniqueness is case-insensitive.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Username(String);
+string_newtype!(Username);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let name = raw.trim().to_lowercase();
+        let len = name.chars().count();
+        if !(3..=32).contains(&len) {
+            return Err("must be 3 to 32 characters");
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
+        {
+            return Err("may contain only letters, digits, '_', '.' and '-'");
+        }
+        if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err("must start with a letter or digit");
+        }
+        Ok(Self(name))
+    }
+
+    pub fn anonymised(id: UserId) -> Self {
+        Self(format!("anon-{id}"))
+    }
+}
+
+/// Trimmed, at most 100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+string_newtype!(DisplayName);
+
+impl DisplayName {
+    /// `Ok(None)` for a blank name: clearing the name is allowed.
+    pub fn parse(raw: &str) -> Result<Option<Self>, &'static str> {
+        let name = raw.trim();
+        if name.chars().count() > 100 {
+            return Err("must be at most 100 characters");
+        }
+        if name.chars().any(char::is_control) {
+            return Err("must not contain control characters");
+        }
+        Ok((!name.is_empty()).then(|| Self(name.to_owned())))
+    }
+}
+
+/// An absolute `https` URL of at most 2048 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PictureUrl(String);
+string_newtype!(PictureUrl);
+
+impl PictureUrl {
+    pub fn parse(raw: &str) -> Result<Option<Self>, &'static str> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        if raw.len() > 2048 {
+            return Err("must be at most 2048 characters");
+        }
+        let url = url::Url::parse(raw).map_err(|_| "must be an absolute URL")?;
+        if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
+            return Err("must be an https URL");
+        }
+        Ok(Some(Self(raw.to_owned())))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Inactive,
+    Deleted,
+}
+
+impl Status {
+    pub const ALL: [Status; 3] = [Status::Active, Status::Inactive, Status::Deleted];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Inactive => "inactive",
+            Status::Deleted => "deleted",
+        }
+    }
+}
+
+impl FromStr for Status {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or("must be active, inactive or deleted")
+    }
+}
+
+/// A user as the domain sees it. The password hash is carried for the auth code but is
+/// never serialised: the JSON view of a user cannot leak it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub email: Email,
+    pub username: Username,
+    pub display_name: Option<DisplayName>,
+    pub profile_picture_url: Option<PictureUrl>,
+    pub status: Status,
+    pub is_admin: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_login_at: Option<Timestamp>,
+    pub version: u64,
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+}
+
+impl User {
+    pub fn can_log_in(&self) -> bool {
+        self.status == Status::Active && self.password_hash.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_lowercased_and_checked() {
+        assert_eq!(Email::parse(" Ann.Lee+x@Example.COM ").unwrap().as_str(), "ann.lee+x@example.com");
+        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a..b@example.com",
+            ".a@example.com", "ann@-example.com", "ann@example.c0m", "an n@example.com", "ann@exa_mple.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(190));
+        assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn username_rules() {
+        assert_eq!(Username::parse("Ann_Lee").unwrap().as_str(), "ann_lee");
+        for bad in ["an", "_ann", "ann lee", "ann!", &"a".repeat(33), "émile"] {
+            assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(Username::parse(&"a".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn display_name_trims_and_rejects_controls() {
+        assert_eq!(DisplayName::parse("  Ann Lee ").unwrap().unwrap().as_str(), "Ann Lee");
+        assert_eq!(DisplayName::parse("   ").unwrap(), None);
+        assert!(DisplayName::parse("Ann\u{7}").is_err());
+        assert!(DisplayName::parse(&"x".repeat(101)).is_err());
+        assert!(DisplayName::parse(&"é".repeat(100)).is_ok());
+    }
+
+    #[test]
+    fn picture_must_be_https() {
+        assert!(PictureUrl::parse("https://example.com/a.png").unwrap().is_some());
+        for bad in ["http://example.com/a.png", "javascript:alert(1)", "example.com/a.png", "https://"] {
+            assert!(PictureUrl::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(2040));
+        assert!(PictureUrl::parse(&long).is_err());
+    }
+
+    #[test]
+    fn status_round_trips() {
+        for s in Status::ALL {
+            assert_eq!(s.as_str().parse::<Status>(), Ok(s));
+        }
+        assert!("banned".parse::<Status>().is_err());
+    }
+
+    #[test]
+    fn ids_are_time_ordered() {
+        let a = UserId::new();
+        let b = UserId::new();
+        assert!(a.to_string() < b.to_string() || a == b);
+        assert_eq!(UserId::parse(&a.to_string()), Some(a));
+        assert_eq!(UserId::parse("nope"), None);
+    }
+}

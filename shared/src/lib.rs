@@ -1,0 +1,14 @@
+//! userhub's core: the domain, the DynamoDB store, authentication and the HTTP plumbing
+//! shared by every Lambda function. See ARCHITECTURE.md for the map.
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+
+pub use app::{AppState, Ctx};
+pub use error::{Error, Result};
+pub mod lambda;

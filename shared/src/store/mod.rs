@@ -1,0 +1,78 @@
+//! DynamoDB access. This module is the only place that knows key shapes, attribute
+//! names and expressions; everything above it speaks in domain types.
+
+mod item;
+mod keys;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+pub use item::Item;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A stored item does not have the shape this code writes: a bug or a foreign writer.
+    #[error("corrupt item: {0}")]
+    Corrupt(String),
+    #[error("dynamodb: {0}")]
+    Aws(String),
+}
+
+impl StoreError {
+    pub(crate) fn aws<E: std::error::Error + 'static>(err: aws_sdk_dynamodb::error::SdkError<E>) -> Self {
+        use std::error::Error as _;
+        // The SDK's Display is terse; the source chain carries the service's message.
+        let mut text = err.to_string();
+        let mut source = err.source();
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        StoreError::Aws(text)
+    }
+}
+
+impl From<StoreError> for crate::Error {
+    fn from(err: StoreError) -> Self {
+        crate::Error::internal(err)
+    }
+}
+
+/// The users table. Cheap to clone: the SDK client is reference-counted.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Proves the table is reachable and readable with the function's own permissions.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let (pk, sk) = keys::health();
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,199 @@
+//! The end-to-end test harness: each test gets its own table and bucket on the shared
+//! local stack (DynamoDB Local and the S3 emulator that `make test` starts), and talks to
+//! the real routers in-process through real HTTP requests and responses.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
+use axum::Router;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use userhub::config::Config;
+use userhub::{AppState, Ctx};
+
+pub use serde_json::json;
+
+/// A fresh table, bucket and secret; the API served from them.
+pub struct TestApp {
+    pub state: AppState,
+    router: Router,
+}
+
+fn require_stack() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok() && std::env::var("AWS_ENDPOINT_URL_S3").is_ok(),
+        "the local stack is not running: run the tests with `make test` \
+         (or `python3 infra/stack.py run -- cargo nextest run`)"
+    );
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_env(&[]).await
+    }
+
+    /// A test app whose configuration has `overrides` on top of the test defaults.
+    pub async fn with_env(overrides: &[(&str, &str)]) -> Self {
+        let config = Self::config(overrides);
+        let sdk = userhub::app::load_sdk_config().await;
+        let state = Ctx::new(config, &sdk);
+        Self::provision(&state).await;
+        Self::from_state(state)
+    }
+
+    pub fn config(overrides: &[(&str, &str)]) -> Config {
+        require_stack();
+        let table = unique("t");
+        let bucket = unique("b");
+        let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let mut vars: Vec<(String, String)> = vec![
+            ("TABLE_NAME".into(), table),
+            ("BUCKET_NAME".into(), bucket),
+            ("JWT_SECRET".into(), secret),
+            ("S3_FORCE_PATH_STYLE".into(), "true".into()),
+        ];
+        vars.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Config::from_lookup(|key| vars.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+            .expect("test configuration is valid")
+    }
+
+    /// Creates the table (from template.yaml) and the bucket this state points at.
+    pub async fn provision(state: &AppState) {
+        userhub_local_api::setup::ensure_table(state.store.client(), &state.config.table_name)
+            .await
+            .expect("create test table");
+        userhub_local_api::setup::ensure_bucket(&state.s3, &state.config.bucket_name)
+            .await
+            .expect("create test bucket");
+    }
+
+    pub fn from_state(state: AppState) -> Self {
+        let router = userhub_local_api::app(state.clone());
+        Self { state, router }
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> TestRequest<'_> {
+        TestRequest {
+            app: self,
+            builder: Request::builder().method(method).uri(path),
+            body: Body::empty(),
+            peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> TestRequest<'_> {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> TestRequest<'_> {
+        self.request(Method::POST, path)
+    }
+
+    pub fn patch(&self, path: &str) -> TestRequest<'_> {
+        self.request(Method::PATCH, path)
+    }
+
+    pub fn delete(&self, path: &str) -> TestRequest<'_> {
+        self.request(Method::DELETE, path)
+    }
+}
+
+#[must_use]
+pub struct TestRequest<'a> {
+    app: &'a TestApp,
+    builder: axum::http::request::Builder,
+    body: Body,
+    peer: SocketAddr,
+}
+
+impl TestRequest<'_> {
+    pub fn json(mut self, body: &Value) -> Self {
+        self.builder = self.builder.header(header::CONTENT_TYPE, "application/json");
+        self.body = Body::from(serde_json::to_vec(body).expect("json"));
+        self
+    }
+
+    pub fn raw(mut self, content_type: &str, body: impl Into<Body>) -> Self {
+        self.builder = self.builder.header(header::CONTENT_TYPE, content_type);
+        self.body = body.into();
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.builder = self.builder.header(name, value);
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// The socket address the request seems to come from (the client IP locally).
+    pub fn from_ip(mut self, ip: [u8; 4]) -> Self {
+        self.peer = SocketAddr::from((ip, 40000));
+        self
+    }
+
+    pub async fn send(self) -> TestResponse {
+        let mut req = self.builder.body(self.body).expect("valid test request");
+        req.extensions_mut().insert(ConnectInfo(self.peer));
+        let res = self.app.router.clone().oneshot(req).await.expect("router is infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.expect("body").to_bytes();
+        TestResponse { status, headers, body }
+    }
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok())
+    }
+
+    /// Asserts the status, printing the body when it differs; returns the JSON body.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        if self.body.is_empty() {
+            Value::Null
+        } else {
+            self.json()
+        }
+    }
+
+    /// Asserts a problem+json answer with this status and code.
+    #[track_caller]
+    pub fn expect_problem(&self, status: u16, code: &str) -> Value {
+        let body = self.expect(status);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"));
+        assert_eq!(body["code"], code, "body: {body}");
+        assert_eq!(body["status"], status);
+        assert!(body["request_id"].is_string(), "problem without request_id: {body}");
+        body
+    }
+}
