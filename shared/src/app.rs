@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
 use crate::store::Store;
 
@@ -17,6 +18,26 @@ pub struct Ctx {
     pub config: Config,
     pub store: Store,
     pub s3: aws_sdk_s3::Client,
+    pub tokens: TokenKeys,
+    pub clock: Clock,
+}
+
+/// Wall-clock time for time windows, with an offset tests can move forward instead of
+/// sleeping through a window.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_secs: std::sync::atomic::AtomicI64,
+}
+
+impl Clock {
+    pub fn now_secs(&self) -> u64 {
+        let now = crate::domain::Timestamp::now().unix_secs();
+        (now + self.offset_secs.load(std::sync::atomic::Ordering::Relaxed)).max(0) as u64
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.offset_secs.fetch_add(secs, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +69,8 @@ impl Ctx {
         Arc::new(Self {
             store: Store::new(dynamodb, config.table_name.clone()),
             s3,
+            tokens: TokenKeys::new(&config),
+            clock: Clock::default(),
             config,
         })
     }

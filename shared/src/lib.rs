@@ -2,12 +2,14 @@
 //! shared by every Lambda function. See ARCHITECTURE.md for the map.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod store;
 pub mod telemetry;
+pub mod users;
 
 pub use app::{AppState, Ctx};
 pub use error::{Error, Result};

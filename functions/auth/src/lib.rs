@@ -1,8 +1,165 @@
-//! The auth function: /auth/* and /api-keys*.
+//! The auth function: /auth/* and /api-keys*. Handlers read like the contract: extract,
+//! call the core, respond.
 
+mod api_keys;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
 use axum::Router;
-use userhub::AppState;
+use serde::Deserialize;
+use userhub::auth::rate_limit::Action;
+use userhub::auth::service;
+use userhub::domain::input::{ChangesInput, NewUserInput};
+use userhub::domain::{Actor, LoginName, Principal};
+use userhub::http::{user_response, Auth, ClientIp, Json, RequestId};
+use userhub::{AppState, Error};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+        .route("/auth/logout-all", post(logout_all))
+        .route("/auth/me", get(me).patch(update_me))
+        .route("/auth/password", post(change_password))
+        .route("/api-keys", post(api_keys::create).get(api_keys::list))
+        .route("/api-keys/{id}", delete(api_keys::revoke))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterBody {
+    email: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    display_name: Option<String>,
+    profile_picture_url: Option<String>,
+}
+
+async fn register(
+    State(ctx): State<AppState>,
+    ClientIp(ip): ClientIp,
+    RequestId(request_id): RequestId,
+    Json(body): Json<RegisterBody>,
+) -> Result<Response, Error> {
+    service::limit(&ctx, Action::RegisterIp, &ip.to_string()).await?;
+    let input = NewUserInput {
+        email: body.email,
+        username: body.username,
+        password: body.password,
+        display_name: body.display_name,
+        profile_picture_url: body.profile_picture_url,
+        is_admin: None,
+        status: None,
+    };
+    let new = input.validate(true).map_err(Error::Validation)?;
+    let user = userhub::users::create(&ctx, new, Actor::anonymous(), "registered", &request_id).await?;
+    let mut res = user_response(StatusCode::CREATED, &user);
+    if let Ok(location) = format!("/users/{}", user.id).parse() {
+        res.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    email: Option<String>,
+    username: Option<String>,
+    password: String,
+}
+
+async fn login(
+    State(ctx): State<AppState>,
+    ClientIp(ip): ClientIp,
+    RequestId(request_id): RequestId,
+    Json(body): Json<LoginBody>,
+) -> Result<Response, Error> {
+    let name = match (&body.email, &body.username) {
+        (Some(e), None) => LoginName::parse(e),
+        (None, Some(u)) => LoginName::parse(u),
+        _ => return Err(Error::field("email", "give exactly one of email or username")),
+    };
+    let tokens = service::login(&ctx, name, body.password, &ip.to_string(), &request_id).await?;
+    Ok(no_store(axum::Json(tokens).into_response()))
+}
+
+/// Token responses must not be cached (RFC 6749 section 5.1).
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    res
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+async fn refresh(State(ctx): State<AppState>, Json(body): Json<RefreshBody>) -> Result<Response, Error> {
+    let tokens = service::refresh(&ctx, &body.refresh_token).await?;
+    Ok(no_store(axum::Json(tokens).into_response()))
+}
+
+/// The person behind a bearer token; API keys have no session or profile.
+fn person(principal: &Principal) -> Result<(userhub::domain::UserId, &str), Error> {
+    match principal {
+        Principal::User { id, session_id, .. } => Ok((*id, session_id)),
+        Principal::ApiKey { .. } => Err(Error::Forbidden("this endpoint needs a person's access token")),
+    }
+}
+
+async fn logout(State(ctx): State<AppState>, Auth(principal): Auth) -> Result<StatusCode, Error> {
+    let (id, session) = person(&principal)?;
+    ctx.store.end_session(id, session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn logout_all(State(ctx): State<AppState>, Auth(principal): Auth) -> Result<StatusCode, Error> {
+    let (id, _) = person(&principal)?;
+    service::end_all_sessions(&ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(State(ctx): State<AppState>, Auth(principal): Auth) -> Result<Response, Error> {
+    let (id, _) = person(&principal)?;
+    let user = ctx.store.user(id).await?.ok_or_else(Error::invalid_token)?;
+    Ok(user_response(StatusCode::OK, &user))
+}
+
+async fn update_me(
+    State(ctx): State<AppState>,
+    Auth(principal): Auth,
+    RequestId(request_id): RequestId,
+    Json(body): Json<ChangesInput>,
+) -> Result<Response, Error> {
+    let (id, _) = person(&principal)?;
+    if body.is_privileged() {
+        return Err(Error::Forbidden("status and is_admin can only be changed by an admin"));
+    }
+    let changes = body.validate().map_err(Error::Validation)?;
+    let user = userhub::users::update(&ctx, id, &changes, None, Actor::of(&principal), &request_id).await?;
+    Ok(user_response(StatusCode::OK, &user))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(ctx): State<AppState>,
+    Auth(principal): Auth,
+    RequestId(request_id): RequestId,
+    Json(body): Json<PasswordBody>,
+) -> Result<StatusCode, Error> {
+    let (id, session) = person(&principal)?;
+    service::change_password(&ctx, id, session, body.current_password, body.new_password, &request_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

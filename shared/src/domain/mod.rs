@@ -1,10 +1,13 @@
 //! The user-management domain as plain types and functions: no I/O, no AWS, no HTTP.
 
 pub mod access;
+pub mod audit;
+pub mod input;
 pub mod passwords;
 pub mod time;
 pub mod user;
 
-pub use access::{Principal, Role, Scope};
+pub use access::{Denied, Principal, Role, Scope};
+pub use audit::{Actor, AuditEvent};
 pub use time::Timestamp;
-pub use user::{DisplayName, Email, PictureUrl, Status, User, UserId, Username};
+pub use user::{DisplayName, Email, LoginName, PictureUrl, Status, User, UserId, Username};

@@ -17,6 +17,14 @@ macro_rules! string_newtype {
             }
         }
 
+        impl $name {
+            /// A value read back from the store, which only ever holds values that were
+            /// validated (or placeholders the domain made) when written.
+            pub(crate) fn from_store(raw: &str) -> Self {
+                Self(raw.to_owned())
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
@@ -109,6 +117,10 @@ impl Email {
         if !domain_ok {
             return Err("has an invalid domain");
         }
+        // RFC 2606 reserves .invalid; anonymised accounts use it, so nobody may claim it.
+        if domain == "invalid" || domain.ends_with(".invalid") {
+            return Err("has a reserved domain");
+        }
         Ok(Self(email))
     }
 
@@ -189,6 +201,34 @@ impl PictureUrl {
     }
 }
 
+/// How a person names their account at login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginName {
+    Email(Email),
+    Username(Username),
+}
+
+impl LoginName {
+    /// An identifier that contains `@` is an email; anything else a username. Input that
+    /// is neither still yields a name (it simply matches no account), so a malformed
+    /// identifier is indistinguishable from an unknown one.
+    pub fn parse(raw: &str) -> Self {
+        if raw.contains('@') {
+            Email::parse(raw).map_or_else(|_| LoginName::Email(Email(raw.trim().to_lowercase())), LoginName::Email)
+        } else {
+            Username::parse(raw).map_or_else(|_| LoginName::Username(Username(raw.trim().to_lowercase())), LoginName::Username)
+        }
+    }
+
+    /// The normalised identifier, for per-account rate limits.
+    pub fn normalised(&self) -> &str {
+        match self {
+            LoginName::Email(e) => e.as_str(),
+            LoginName::Username(u) => u.as_str(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -253,7 +293,7 @@ mod tests {
     fn email_is_lowercased_and_checked() {
         assert_eq!(Email::parse(" Ann.Lee+x@Example.COM ").unwrap().as_str(), "ann.lee+x@example.com");
         for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a..b@example.com",
-            ".a@example.com", "ann@-example.com", "ann@example.c0m", "an n@example.com", "ann@exa_mple.com"] {
+            ".a@example.com", "ann@-example.com", "anon-1@anon.invalid", "ann@example.c0m", "an n@example.com", "ann@exa_mple.com"] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
         let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(190));

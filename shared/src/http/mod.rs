@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every function: the request middleware, extractors, health,
 //! and the finishing touches every router gets.
 
+mod auth;
 mod health;
 mod json;
 mod request;
@@ -8,6 +9,7 @@ mod request;
 use axum::routing::get;
 use axum::Router;
 
+pub use auth::Auth;
 pub use json::{Json, Query, MAX_BODY_BYTES};
 pub use request::{ClientIp, RequestId};
 
@@ -22,4 +24,18 @@ pub fn app(routes: Router<AppState>, state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(axum::middleware::from_fn(request::middleware))
         .with_state(state)
+}
+
+/// The user representation with its `ETag` (`"<version>"`).
+pub fn user_response(status: axum::http::StatusCode, user: &crate::domain::User) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut res = (status, axum::Json(user)).into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&etag(user.version)) {
+        res.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+    res
+}
+
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
 }

@@ -1,5 +1,45 @@
 //! Key shapes of every item kind. See ARCHITECTURE.md, "Item kinds".
 
+use crate::domain::{Email, UserId, Username};
+
+pub(super) const PROFILE: &str = "PROFILE";
+pub(super) const SESSION_PREFIX: &str = "SESSION#";
+/// The partition every user item shares on the directory indexes.
+pub(super) const DIRECTORY: &str = "U";
+
 pub(super) fn health() -> (String, String) {
     ("HEALTH".into(), "HEALTH".into())
 }
+
+pub(super) fn user_pk(id: UserId) -> String {
+    format!("USER#{id}")
+}
+
+pub(super) fn session_sk(session_id: &str) -> String {
+    format!("{SESSION_PREFIX}{session_id}")
+}
+
+pub(super) fn email(email: &Email) -> (String, String) {
+    (format!("EMAIL#{email}"), "EMAIL".into())
+}
+
+pub(super) fn username(username: &Username) -> (String, String) {
+    (format!("USERNAME#{username}"), "USERNAME".into())
+}
+
+pub(super) fn rate_limit(action: &str, subject: &str, window_start: u64) -> (String, String) {
+    (format!("RL#{action}#{subject}"), window_start.to_string())
+}
+
+pub(super) fn audit_pk(user: UserId) -> String {
+    format!("AUDIT#{user}")
+}
+
+pub(super) const COUNTERS: &str = "COUNTER";
+pub(super) const STATUS_COUNTS: &str = "STATUS";
+
+pub(super) fn signups_sk(year: i32) -> String {
+    format!("SIGNUPS#{year}")
+}
+
+pub(super) const API_KEYS: &str = "APIKEY";

@@ -1,13 +1,25 @@
 //! DynamoDB access. This module is the only place that knows key shapes, attribute
 //! names and expressions; everything above it speaks in domain types.
 
+mod api_keys;
+mod audit;
+mod counters;
 mod item;
 mod keys;
+mod rate_limits;
+mod sessions;
+mod tx;
+mod users;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
+pub use api_keys::ApiKeyRecord;
+pub use counters::StatusCounts;
 pub use item::Item;
+pub use sessions::{Rotation, SessionRecord};
+pub use tx::TxError;
+pub use users::WriteError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1,0 +1,43 @@
+# userhub developer entry points. The local stack (DynamoDB Local + moto S3)
+# is installed into .local/ and supervised by infra/stack.py.
+
+PYTHON      ?= python3
+STACK       := $(PYTHON) infra/stack.py
+
+DDB_PORT    ?= 8000
+S3_PORT     ?= 4566
+TABLE_NAME  ?= userhub
+BUCKET_NAME ?= userhub-exports
+PORT        ?= 3000
+
+# cargo-nextest when installed, plain cargo test otherwise (evaluated lazily).
+HAVE_NEXTEST = $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
+TEST_CMD = $(if $(HAVE_NEXTEST),cargo nextest run --workspace --no-fail-fast,cargo test --workspace --no-fail-fast)
+
+.PHONY: dev test lint bench install clean-local
+
+# Local API on http://127.0.0.1:$(PORT) against a fresh local stack.
+# JWT_SECRET comes from the environment or .local/jwt_secret (generated once).
+dev:
+	JWT_SECRET="$${JWT_SECRET:-$$($(STACK) secret)}" \
+	TABLE_NAME="$(TABLE_NAME)" BUCKET_NAME="$(BUCKET_NAME)" PORT="$(PORT)" \
+	$(STACK) run --dynamodb-port $(DDB_PORT) --s3-port $(S3_PORT) -- \
+		cargo run -p userhub-local-api -- --setup
+
+# Template lint, then every test against its own stack on free ports.
+test:
+	$(STACK) lint
+	$(STACK) run -- $(TEST_CMD)
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+bench:
+	$(STACK) run -- cargo run --release -p userhub-tests --bin bench
+
+install:
+	$(STACK) install
+
+clean-local:
+	rm -rf .local

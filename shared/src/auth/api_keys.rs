@@ -1,0 +1,47 @@
+//! API keys: `uhk_<id>_<secret>`. The prefix makes leaked keys easy to spot (secret
+//! scanners, logs); the id says which item to read; only a SHA-256 of the key is stored.
+
+use super::tokens::{random_secret, sha256_hex};
+
+pub const PREFIX: &str = "uhk_";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentedKey {
+    pub id: String,
+    pub hash: String,
+}
+
+/// A freshly generated key: its id, the full key (shown once), and what to store.
+pub fn generate() -> (String, String, String) {
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let key = format!("{PREFIX}{id}_{}", random_secret());
+    let hash = sha256_hex(&key);
+    (id, key, hash)
+}
+
+pub fn parse(raw: &str) -> Option<PresentedKey> {
+    let rest = raw.trim().strip_prefix(PREFIX)?;
+    let (id, secret) = rest.split_once('_')?;
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) || secret.len() != 43 {
+        return None;
+    }
+    Some(PresentedKey {
+        id: id.to_owned(),
+        hash: sha256_hex(raw.trim()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_parse_back() {
+        let (id, key, hash) = generate();
+        assert!(key.starts_with("uhk_"));
+        let p = parse(&key).unwrap();
+        assert_eq!((p.id, p.hash), (id, hash));
+        assert!(parse("uhk_abc_def").is_none());
+        assert!(parse(&key.replace("uhk_", "xyz_")).is_none());
+    }
+}

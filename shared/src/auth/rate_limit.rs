@@ -1,0 +1,61 @@
+//! Fixed rate-limit windows. The store counts hits per (action, subject, window) item with
+//! a conditional write; this module only does the window arithmetic.
+
+use crate::config::Limit;
+
+/// The window a moment falls in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Window {
+    pub fn at(limit: Limit, now_secs: u64) -> Self {
+        let start = now_secs - now_secs % limit.window_secs;
+        Self {
+            start,
+            end: start + limit.window_secs,
+        }
+    }
+
+    pub fn reset_secs(self, now_secs: u64) -> u64 {
+        self.end.saturating_sub(now_secs).max(1)
+    }
+}
+
+/// The actions that are limited, named as they appear in item keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    LoginAccount,
+    LoginIp,
+    RegisterIp,
+    RefreshSession,
+    PasswordUser,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::LoginAccount => "login_account",
+            Action::LoginIp => "login_ip",
+            Action::RegisterIp => "register_ip",
+            Action::RefreshSession => "refresh_session",
+            Action::PasswordUser => "password_user",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_aligned() {
+        let w = Window::at(Limit::new(5, 900), 1_000);
+        assert_eq!((w.start, w.end), (900, 1_800));
+        assert_eq!(w.reset_secs(1_000), 800);
+        assert_eq!(w.reset_secs(1_800), 1);
+        assert_eq!(Window::at(Limit::new(5, 900), 1_800).start, 1_800);
+    }
+}

@@ -1,0 +1,141 @@
+//! API key items, all in one partition (`APIKEY`, sorted by time-ordered id): few, admin-made.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::item::{s, Item};
+use super::keys;
+use super::{Store, StoreError};
+use crate::domain::{Scope, Timestamp};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub name: String,
+    pub scopes: BTreeSet<Scope>,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    #[serde(skip)]
+    pub hash: String,
+}
+
+impl ApiKeyRecord {
+    pub fn is_usable(&self, now: Timestamp) -> bool {
+        self.expires_at.is_none_or(|t| t > now)
+    }
+
+    fn from_item(item: &Item) -> Result<Self, StoreError> {
+        let ts = |name: &str| item.opt_s(name).and_then(Timestamp::parse);
+        Ok(Self {
+            id: item.s("sk")?.to_owned(),
+            name: item.s("name")?.to_owned(),
+            scopes: item.string_set("scopes").iter().filter_map(|s| s.parse().ok()).collect(),
+            created_at: ts("created_at").ok_or_else(|| StoreError::Corrupt("api key created_at".into()))?,
+            created_by: item.s("created_by")?.to_owned(),
+            expires_at: ts("expires_at"),
+            last_used_at: ts("last_used_at"),
+            hash: item.s("key_hash")?.to_owned(),
+        })
+    }
+}
+
+fn key(id: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([("pk".to_owned(), s(keys::API_KEYS)), ("sk".to_owned(), s(id))])
+}
+
+impl Store {
+    pub async fn put_api_key(&self, k: &ApiKeyRecord) -> Result<(), StoreError> {
+        let mut item = key(&k.id);
+        item.insert("name".into(), s(&k.name));
+        item.insert(
+            "scopes".into(),
+            AttributeValue::Ss(k.scopes.iter().map(|s| s.as_str().to_owned()).collect()),
+        );
+        item.insert("created_at".into(), s(k.created_at.to_string()));
+        item.insert("created_by".into(), s(&k.created_by));
+        item.insert("key_hash".into(), s(&k.hash));
+        if let Some(t) = k.expires_at {
+            item.insert("expires_at".into(), s(t.to_string()));
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(())
+    }
+
+    pub async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        out.item.map(|i| ApiKeyRecord::from_item(&Item(i))).transpose()
+    }
+
+    pub async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::API_KEYS))
+            .scan_index_forward(false)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        pages
+            .into_iter()
+            .map(|r| r.map_err(StoreError::aws).and_then(|i| ApiKeyRecord::from_item(&Item(i))))
+            .collect()
+    }
+
+    /// Deletes the key; `false` if there was none.
+    pub async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(id)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(out.attributes.is_some())
+    }
+
+    /// Stamps `last_used_at`, at most once a minute per key (the condition makes
+    /// concurrent requests write it once).
+    pub async fn touch_api_key(&self, id: &str, now: Timestamp) -> Result<(), StoreError> {
+        let minute_ago = Timestamp::from_millis(now.unix_millis() - 60_000).unwrap_or(now);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(id)))
+            .update_expression("SET last_used_at = :now")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at < :minute_ago)")
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":minute_ago", s(minute_ago.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+}

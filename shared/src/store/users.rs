@@ -1,0 +1,323 @@
+//! User items, their uniqueness reservations and the counters that move with them.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::item::{n, s, Item};
+use super::keys;
+use super::sessions::SessionRecord;
+use super::tx::{Attrs, TxError, Write};
+use super::{Store, StoreError};
+use crate::domain::{AuditEvent, DisplayName, Email, LoginName, PictureUrl, Status, Timestamp, User, UserId, Username};
+
+/// Why a user write was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("email is already registered")]
+    EmailTaken,
+    #[error("username is already taken")]
+    UsernameTaken,
+    #[error("the user changed since it was read")]
+    VersionMismatch,
+    #[error("the last active admin cannot be removed")]
+    LastAdmin,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn key(pk: String, sk: impl Into<String>) -> Attrs {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+pub(super) fn profile_key(id: UserId) -> Attrs {
+    key(keys::user_pk(id), keys::PROFILE)
+}
+
+fn user_item(u: &User) -> Attrs {
+    let mut item = profile_key(u.id);
+    let mut put = |k: &str, v: AttributeValue| {
+        item.insert(k.to_owned(), v);
+    };
+    put("id", s(u.id.to_string()));
+    put("email", s(u.email.as_str()));
+    put("username", s(u.username.as_str()));
+    put("status", s(u.status.as_str()));
+    put("is_admin", AttributeValue::Bool(u.is_admin));
+    put("created_at", s(u.created_at.to_string()));
+    put("updated_at", s(u.updated_at.to_string()));
+    put("version", n(u.version));
+    // Directory index keys: one partition, sort keys that make each sort order a Query.
+    put("dir", s(keys::DIRECTORY));
+    put("created_sk", s(format!("{}#{}", u.created_at, u.id)));
+    let name = u.display_name.as_ref().map_or(String::new(), |d| d.as_str().to_lowercase());
+    put("name_sk", s(format!("{name}#{}", u.id)));
+    if let Some(d) = &u.display_name {
+        put("display_name", s(d.as_str()));
+    }
+    if let Some(p) = &u.profile_picture_url {
+        put("profile_picture_url", s(p.as_str()));
+    }
+    if let Some(t) = u.last_login_at {
+        put("last_login_at", s(t.to_string()));
+    }
+    if let Some(h) = &u.password_hash {
+        put("password_hash", s(h));
+    }
+    item
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("user item has an invalid {what}"))
+}
+
+pub(super) fn user_from(item: &Item) -> Result<User, StoreError> {
+    let ts = |name: &str| -> Result<Timestamp, StoreError> { Timestamp::parse(item.s(name)?).ok_or_else(|| corrupt(name)) };
+    let opt_ts = |name: &str| item.opt_s(name).and_then(Timestamp::parse);
+    // Anonymised users hold placeholders that are not valid input, so stored values are
+    // trusted as written rather than re-validated.
+    Ok(User {
+        id: UserId::parse(item.s("id")?).ok_or_else(|| corrupt("id"))?,
+        email: Email::from_store(item.s("email")?),
+        username: Username::from_store(item.s("username")?),
+        display_name: item.opt_s("display_name").map(DisplayName::from_store),
+        profile_picture_url: item.opt_s("profile_picture_url").map(PictureUrl::from_store),
+        status: item.s("status")?.parse().map_err(|_| corrupt("status"))?,
+        is_admin: item.bool("is_admin"),
+        created_at: ts("created_at")?,
+        updated_at: ts("updated_at")?,
+        last_login_at: opt_ts("last_login_at"),
+        version: item.n("version")?,
+        password_hash: item.opt_s("password_hash").map(str::to_owned),
+    })
+}
+
+fn reservation_item(pk_sk: (String, String), id: UserId) -> Attrs {
+    let mut item = key(pk_sk.0, pk_sk.1);
+    item.insert("user_id".into(), s(id.to_string()));
+    item
+}
+
+/// Counts by status (and of active admins) that a change of one user moves.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Deltas {
+    active: i64,
+    inactive: i64,
+    deleted: i64,
+    active_admins: i64,
+}
+
+impl Deltas {
+    fn between(before: Option<&User>, after: Option<&User>) -> Self {
+        let mut d = Deltas::default();
+        for (user, sign) in [(before, -1), (after, 1)] {
+            if let Some(u) = user {
+                match u.status {
+                    Status::Active => d.active += sign,
+                    Status::Inactive => d.inactive += sign,
+                    Status::Deleted => d.deleted += sign,
+                }
+                if u.is_admin && u.status == Status::Active {
+                    d.active_admins += sign;
+                }
+            }
+        }
+        d
+    }
+
+    fn is_zero(self) -> bool {
+        self == Deltas::default()
+    }
+}
+
+impl Store {
+    fn counter_write(&self, d: Deltas) -> Write {
+        let mut parts = Vec::new();
+        let mut values = Attrs::new();
+        for (name, v) in [
+            ("active", d.active),
+            ("inactive", d.inactive),
+            ("deleted", d.deleted),
+            ("active_admins", d.active_admins),
+        ] {
+            if v != 0 {
+                parts.push(format!("{name} :{name}"));
+                values.insert(format!(":{name}"), n(v));
+            }
+        }
+        // Removing an active admin must leave one: the condition makes the check atomic
+        // with the change, so two admins demoting each other cannot both succeed.
+        let condition = (d.active_admins < 0).then(|| {
+            values.insert(":min_admins".into(), n(1 - d.active_admins));
+            "active_admins >= :min_admins"
+        });
+        Write::update(
+            &self.table,
+            key(keys::COUNTERS.into(), keys::STATUS_COUNTS),
+            &format!("ADD {}", parts.join(", ")),
+            condition,
+            HashMap::new(),
+            values,
+        )
+    }
+
+    fn signup_write(&self, created_at: Timestamp) -> Write {
+        let (year, month) = created_at.year_month();
+        Write::update(
+            &self.table,
+            key(keys::COUNTERS.into(), keys::signups_sk(year)),
+            &format!("ADD m{month} :one"),
+            None,
+            HashMap::new(),
+            HashMap::from([(":one".to_owned(), n(1))]),
+        )
+    }
+
+    pub(super) fn audit_write(&self, event: &AuditEvent) -> Write {
+        Write::put(&self.table, super::audit::audit_item(event), None, HashMap::new())
+    }
+
+    /// Creates a user with its reservations, counters and audit event, all or nothing.
+    pub async fn create_user(&self, user: &User, audit: &AuditEvent) -> Result<(), WriteError> {
+        let not_exists = Some("attribute_not_exists(pk)");
+        let writes = vec![
+            Write::put(&self.table, user_item(user), not_exists, HashMap::new()),
+            Write::put(&self.table, reservation_item(keys::email(&user.email), user.id), not_exists, HashMap::new()),
+            Write::put(&self.table, reservation_item(keys::username(&user.username), user.id), not_exists, HashMap::new()),
+            self.counter_write(Deltas::between(None, Some(user))),
+            self.signup_write(user.created_at),
+            self.audit_write(audit),
+        ];
+        self.transact(writes).await.map_err(|e| match e {
+            e if e.failed_at(1) => WriteError::EmailTaken,
+            e if e.failed_at(2) => WriteError::UsernameTaken,
+            TxError::Cancelled(_) => WriteError::VersionMismatch,
+            TxError::Store(e) => WriteError::Store(e),
+        })
+    }
+
+    /// Replaces `before` with `after` (whose version must be `before.version + 1`), moving
+    /// reservations and counters, ending `end_sessions`, and recording `audit`; or, when
+    /// `after` is `None`, erases the user and its reservations.
+    pub async fn save_user(
+        &self,
+        before: &User,
+        after: Option<&User>,
+        audit: &AuditEvent,
+        end_sessions: &[SessionRecord],
+    ) -> Result<(), WriteError> {
+        let version = HashMap::from([(":v".to_owned(), n(before.version))]);
+        let guard = Some("version = :v");
+        let mut writes = vec![match after {
+            Some(after) => Write::put(&self.table, user_item(after), guard, version),
+            None => Write::delete(&self.table, profile_key(before.id), guard, version),
+        }];
+        let mut email_at = None;
+        let mut username_at = None;
+        let owned = Some("user_id = :id");
+        let id_value = || HashMap::from([(":id".to_owned(), s(before.id.to_string()))]);
+        let new_email = after.map(|a| &a.email).filter(|e| **e != before.email);
+        let new_username = after.map(|a| &a.username).filter(|u| **u != before.username);
+        if after.is_none() || new_email.is_some() {
+            let (pk, sk) = keys::email(&before.email);
+            writes.push(Write::delete(&self.table, key(pk, sk), owned, id_value()));
+        }
+        if let Some(email) = new_email {
+            email_at = Some(writes.len());
+            let item = reservation_item(keys::email(email), before.id);
+            writes.push(Write::put(&self.table, item, Some("attribute_not_exists(pk)"), HashMap::new()));
+        }
+        if after.is_none() || new_username.is_some() {
+            let (pk, sk) = keys::username(&before.username);
+            writes.push(Write::delete(&self.table, key(pk, sk), owned, id_value()));
+        }
+        if let Some(username) = new_username {
+            username_at = Some(writes.len());
+            let item = reservation_item(keys::username(username), before.id);
+            writes.push(Write::put(&self.table, item, Some("attribute_not_exists(pk)"), HashMap::new()));
+        }
+        let deltas = Deltas::between(Some(before), after);
+        let mut counter_at = None;
+        if !deltas.is_zero() {
+            counter_at = Some(writes.len());
+            writes.push(self.counter_write(deltas));
+        }
+        for session in end_sessions {
+            writes.push(self.session_delete(before.id, &session.id));
+        }
+        writes.push(self.audit_write(audit));
+        self.transact(writes).await.map_err(|e| match e {
+            e if email_at.is_some_and(|i| e.failed_at(i)) => WriteError::EmailTaken,
+            e if username_at.is_some_and(|i| e.failed_at(i)) => WriteError::UsernameTaken,
+            e if counter_at.is_some_and(|i| e.failed_at(i)) => WriteError::LastAdmin,
+            TxError::Cancelled(_) => WriteError::VersionMismatch,
+            TxError::Store(e) => WriteError::Store(e),
+        })
+    }
+
+    /// The user, read consistently.
+    pub async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(profile_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        out.item.map(|i| user_from(&Item(i))).transpose()
+    }
+
+    /// The user and its live sessions (oldest first), in one consistent Query of its partition.
+    pub async fn user_with_sessions(&self, id: UserId) -> Result<Option<(User, Vec<SessionRecord>)>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::user_pk(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        let now = Timestamp::now();
+        let mut user = None;
+        let mut sessions = Vec::new();
+        for raw in out.items.unwrap_or_default() {
+            let item = Item(raw);
+            match item.s("sk")? {
+                keys::PROFILE => user = Some(user_from(&item)?),
+                sk if sk.starts_with(keys::SESSION_PREFIX) => {
+                    let session = SessionRecord::from_item(&item)?;
+                    if session.is_live(now) {
+                        sessions.push(session);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(user.map(|u| (u, sessions)))
+    }
+
+    /// The owner of a reserved email or username, read consistently (so a login right
+    /// after registering sees it, which the eventually consistent GSI would not promise).
+    pub async fn reserved_by(&self, identifier: &LoginName) -> Result<Option<UserId>, StoreError> {
+        let (pk, sk) = match identifier {
+            LoginName::Email(e) => keys::email(e),
+            LoginName::Username(u) => keys::username(u),
+        };
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(out
+            .item
+            .and_then(|i| Item(i).opt_s("user_id").and_then(UserId::parse)))
+    }
+}
