@@ -197,3 +197,89 @@ impl TestResponse {
         body
     }
 }
+
+/// A password that passes the policy.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+static NEXT_IP: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+/// A client address no other request of this process used, so per-IP limits stay out of
+/// tests that are not about them.
+pub fn fresh_ip() -> [u8; 4] {
+    let n = NEXT_IP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let [_, b, c, d] = n.to_be_bytes();
+    [10, b, c, d]
+}
+
+impl TestApp {
+    /// Registers a user through the API; returns the user resource.
+    pub async fn register(&self, email: &str, username: &str) -> Value {
+        self.post("/auth/register")
+            .from_ip(fresh_ip())
+            .json(&json!({"email": email, "username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .expect(201)
+    }
+
+    /// Logs in with `PASSWORD`; returns the token response.
+    pub async fn login(&self, email: &str) -> Value {
+        self.post("/auth/login")
+            .from_ip(fresh_ip())
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect(200)
+    }
+
+    /// Registers and logs in a normal user; returns (user id, access token, refresh token).
+    pub async fn user(&self, name: &str) -> (String, String, String) {
+        let email = format!("{name}@example.com");
+        let user = self.register(&email, name).await;
+        let tokens = self.login(&email).await;
+        (
+            user["id"].as_str().unwrap().to_owned(),
+            tokens["access_token"].as_str().unwrap().to_owned(),
+            tokens["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Creates an admin directly in the store and logs in; returns (id, access token).
+    pub async fn admin(&self, name: &str) -> (String, String) {
+        let email = format!("{name}@example.com");
+        let input = userhub::domain::input::NewUserInput {
+            email: Some(email.clone()),
+            username: Some(name.to_owned()),
+            password: Some(PASSWORD.to_owned()),
+            is_admin: Some(true),
+            ..Default::default()
+        };
+        let new = input.validate(true).expect("valid admin");
+        let user = userhub::users::create(&self.state, new, userhub::domain::Actor::system(), "created", "test")
+            .await
+            .expect("create admin");
+        let tokens = self.login(&email).await;
+        (user.id.to_string(), tokens["access_token"].as_str().unwrap().to_owned())
+    }
+
+    /// Every item of the test's table (tests only: a Scan).
+    pub async fn scan_all(&self) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let pages = self
+            .state
+            .store
+            .client()
+            .scan()
+            .table_name(&self.state.config.table_name)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        pages.into_iter().map(|r| r.expect("scan")).collect()
+    }
+}
+
+/// The `pk` of an item, for tests that count item kinds.
+pub fn pk(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> String {
+    item.get("pk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+}
