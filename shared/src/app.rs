@@ -36,7 +36,8 @@ impl Clock {
     }
 
     pub fn advance(&self, secs: i64) {
-        self.offset_secs.fetch_add(secs, std::sync::atomic::Ordering::Relaxed);
+        self.offset_secs
+            .fetch_add(secs, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -65,7 +66,11 @@ impl Ctx {
         Self::with_clients(config, dynamodb, s3)
     }
 
-    pub fn with_clients(config: Config, dynamodb: aws_sdk_dynamodb::Client, s3: aws_sdk_s3::Client) -> AppState {
+    pub fn with_clients(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        s3: aws_sdk_s3::Client,
+    ) -> AppState {
         Arc::new(Self {
             store: Store::new(dynamodb, config.table_name.clone()),
             s3,

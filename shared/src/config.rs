@@ -204,7 +204,8 @@ impl Config {
                 login_account: parsed.limit("RATE_LIMIT_LOGIN_ACCOUNT", defaults.login_account),
                 login_ip: parsed.limit("RATE_LIMIT_LOGIN_IP", defaults.login_ip),
                 register_ip: parsed.limit("RATE_LIMIT_REGISTER_IP", defaults.register_ip),
-                refresh_session: parsed.limit("RATE_LIMIT_REFRESH_SESSION", defaults.refresh_session),
+                refresh_session: parsed
+                    .limit("RATE_LIMIT_REFRESH_SESSION", defaults.refresh_session),
                 password_user: parsed.limit("RATE_LIMIT_PASSWORD_USER", defaults.password_user),
             },
             features: parsed.features(),
@@ -240,8 +241,9 @@ impl<F: Fn(&str) -> Option<String>> Parsed<'_, F> {
         match raw.trim().parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => n,
             _ => {
-                self.problems
-                    .push(format!("{key} must be a whole number from {min} to {max}, got {raw:?}"));
+                self.problems.push(format!(
+                    "{key} must be a whole number from {min} to {max}, got {raw:?}"
+                ));
                 default
             }
         }
@@ -323,7 +325,13 @@ mod tests {
         ])
         .unwrap_err();
         let text = err.to_string();
-        for needle in ["TABLE_NAME", "BUCKET_NAME", "JWT_SECRET", "RATE_LIMIT_LOGIN_IP", "FEATURES"] {
+        for needle in [
+            "TABLE_NAME",
+            "BUCKET_NAME",
+            "JWT_SECRET",
+            "RATE_LIMIT_LOGIN_IP",
+            "FEATURES",
+        ] {
             assert!(text.contains(needle), "{needle} missing from {text}");
         }
     }

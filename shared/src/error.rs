@@ -253,7 +253,10 @@ impl IntoResponse for Error {
             Self::RateLimited(info) => {
                 let reset = info.reset_secs.max(1).to_string();
                 headers.push((header::RETRY_AFTER, reset.clone()));
-                headers.push((header::HeaderName::from_static("ratelimit-limit"), info.limit.to_string()));
+                headers.push((
+                    header::HeaderName::from_static("ratelimit-limit"),
+                    info.limit.to_string(),
+                ));
                 headers.push((
                     header::HeaderName::from_static("ratelimit-remaining"),
                     info.remaining.to_string(),

@@ -11,16 +11,26 @@ impl From<WriteError> for Error {
     fn from(err: WriteError) -> Self {
         match err {
             WriteError::EmailTaken => Error::conflict("email_taken", "email is already registered"),
-            WriteError::UsernameTaken => Error::conflict("username_taken", "username is already taken"),
+            WriteError::UsernameTaken => {
+                Error::conflict("username_taken", "username is already taken")
+            }
             WriteError::VersionMismatch => Error::PreconditionFailed,
-            WriteError::LastAdmin => Error::conflict("last_admin", "the last active admin cannot be removed"),
+            WriteError::LastAdmin => {
+                Error::conflict("last_admin", "the last active admin cannot be removed")
+            }
             WriteError::Store(e) => e.into(),
         }
     }
 }
 
 /// Creates a user (hashing its password, if any) with reservations, counters and audit.
-pub async fn create(ctx: &Ctx, new: NewUser, actor: Actor, action: &str, request_id: &str) -> Result<User, Error> {
+pub async fn create(
+    ctx: &Ctx,
+    new: NewUser,
+    actor: Actor,
+    action: &str,
+    request_id: &str,
+) -> Result<User, Error> {
     let password_hash = match new.password {
         Some(p) => Some(passwords::hash(p.expose().to_owned()).await?),
         None => None,
@@ -61,7 +71,11 @@ pub async fn update(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let (user, sessions) = ctx.store.user_with_sessions(id).await?.ok_or(Error::NotFound)?;
+        let (user, sessions) = ctx
+            .store
+            .user_with_sessions(id)
+            .await?
+            .ok_or(Error::NotFound)?;
         if if_match.is_some_and(|v| v != user.version) {
             return Err(Error::PreconditionFailed);
         }
@@ -73,12 +87,15 @@ pub async fn update(
         after.updated_at = Timestamp::now();
         // Losing access or privileges takes effect at once: the sessions (and the role
         // claims of their access tokens) end with the change.
-        let ends_sessions = (user.status == Status::Active && after.status != Status::Active) || user.is_admin != after.is_admin;
+        let ends_sessions = (user.status == Status::Active && after.status != Status::Active)
+            || user.is_admin != after.is_admin;
         let end: &[SessionRecord] = if ends_sessions { &sessions } else { &[] };
         let audit = AuditEvent::new(id, actor.clone(), "updated", request_id).with_fields(fields);
         match ctx.store.save_user(&user, Some(&after), &audit, end).await {
             Ok(()) => return Ok(after),
-            Err(WriteError::VersionMismatch) if if_match.is_none() && attempt < UPDATE_ATTEMPTS => continue,
+            Err(WriteError::VersionMismatch) if if_match.is_none() && attempt < UPDATE_ATTEMPTS => {
+                continue
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -25,7 +25,8 @@ pub struct TestApp {
 
 fn require_stack() {
     assert!(
-        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok() && std::env::var("AWS_ENDPOINT_URL_S3").is_ok(),
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok()
+            && std::env::var("AWS_ENDPOINT_URL_S3").is_ok(),
         "the local stack is not running: run the tests with `make test` \
          (or `python3 infra/stack.py run -- cargo nextest run`)"
     );
@@ -53,16 +54,29 @@ impl TestApp {
         require_stack();
         let table = unique("t");
         let bucket = unique("b");
-        let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let secret = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
         let mut vars: Vec<(String, String)> = vec![
             ("TABLE_NAME".into(), table),
             ("BUCKET_NAME".into(), bucket),
             ("JWT_SECRET".into(), secret),
             ("S3_FORCE_PATH_STYLE".into(), "true".into()),
         ];
-        vars.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Config::from_lookup(|key| vars.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
-            .expect("test configuration is valid")
+        vars.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        Config::from_lookup(|key| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        })
+        .expect("test configuration is valid")
     }
 
     /// Creates the table (from template.yaml) and the bucket this state points at.
@@ -116,7 +130,9 @@ pub struct TestRequest<'a> {
 
 impl TestRequest<'_> {
     pub fn json(mut self, body: &Value) -> Self {
-        self.builder = self.builder.header(header::CONTENT_TYPE, "application/json");
+        self.builder = self
+            .builder
+            .header(header::CONTENT_TYPE, "application/json");
         self.body = Body::from(serde_json::to_vec(body).expect("json"));
         self
     }
@@ -145,11 +161,21 @@ impl TestRequest<'_> {
     pub async fn send(self) -> TestResponse {
         let mut req = self.builder.body(self.body).expect("valid test request");
         req.extensions_mut().insert(ConnectInfo(self.peer));
-        let res = self.app.router.clone().oneshot(req).await.expect("router is infallible");
+        let res = self
+            .app
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("router is infallible");
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.into_body().collect().await.expect("body").to_bytes();
-        TestResponse { status, headers, body }
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
     }
 }
 
@@ -162,12 +188,18 @@ pub struct TestResponse {
 
 impl TestResponse {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok())
+        self.headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
     }
 
     /// Asserts the status, printing the body when it differs; returns the JSON body.
@@ -190,10 +222,16 @@ impl TestResponse {
     #[track_caller]
     pub fn expect_problem(&self, status: u16, code: &str) -> Value {
         let body = self.expect(status);
-        assert_eq!(self.header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
         assert_eq!(body["code"], code, "body: {body}");
         assert_eq!(body["status"], status);
-        assert!(body["request_id"].is_string(), "problem without request_id: {body}");
+        assert!(
+            body["request_id"].is_string(),
+            "problem without request_id: {body}"
+        );
         body
     }
 }
@@ -255,15 +293,26 @@ impl TestApp {
             ..Default::default()
         };
         let new = input.validate(true).expect("valid admin");
-        let user = userhub::users::create(&self.state, new, userhub::domain::Actor::system(), "created", "test")
-            .await
-            .expect("create admin");
+        let user = userhub::users::create(
+            &self.state,
+            new,
+            userhub::domain::Actor::system(),
+            "created",
+            "test",
+        )
+        .await
+        .expect("create admin");
         let tokens = self.login(&email).await;
-        (user.id.to_string(), tokens["access_token"].as_str().unwrap().to_owned())
+        (
+            user.id.to_string(),
+            tokens["access_token"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// Every item of the test's table (tests only: a Scan).
-    pub async fn scan_all(&self) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    pub async fn scan_all(
+        &self,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         let pages = self
             .state
             .store
@@ -280,6 +329,11 @@ impl TestApp {
 }
 
 /// The `pk` of an item, for tests that count item kinds.
-pub fn pk(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> String {
-    item.get("pk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+pub fn pk(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> String {
+    item.get("pk")
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
 }

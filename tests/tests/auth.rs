@@ -22,8 +22,14 @@ async fn register_login_me() {
     assert_eq!(user["status"], "active");
     assert_eq!(user["is_admin"], false);
     assert_eq!(user["version"], 1);
-    assert!(user.get("password_hash").is_none() && !String::from_utf8_lossy(&res.body).contains("argon2"));
-    assert_eq!(res.header("location").unwrap(), format!("/users/{}", user["id"].as_str().unwrap()));
+    assert!(
+        user.get("password_hash").is_none()
+            && !String::from_utf8_lossy(&res.body).contains("argon2")
+    );
+    assert_eq!(
+        res.header("location").unwrap(),
+        format!("/users/{}", user["id"].as_str().unwrap())
+    );
 
     let tokens = app.login("ann@example.com").await;
     assert_eq!(tokens["token_type"], "Bearer");
@@ -37,7 +43,11 @@ async fn register_login_me() {
         .expect(200);
     assert_eq!(by_username["user"]["id"], user["id"]);
 
-    let me = app.get("/auth/me").bearer(tokens["access_token"].as_str().unwrap()).send().await;
+    let me = app
+        .get("/auth/me")
+        .bearer(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await;
     assert_eq!(me.expect(200)["id"], user["id"]);
     assert_eq!(me.header("etag"), Some("\"1\""));
     assert!(me.json()["last_login_at"].is_string());
@@ -58,11 +68,22 @@ async fn twenty_concurrent_registrations_of_one_email_make_one_user() {
         .iter()
         .filter(|r| r.status == 409 && r.json()["code"] == "email_taken")
         .count();
-    assert_eq!((created, taken), (1, 19), "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert_eq!(
+        (created, taken),
+        (1, 19),
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
     let items = app.scan_all().await;
-    let users = items.iter().filter(|i| pk(i).starts_with("USER#") && i["sk"].as_s().unwrap() == "PROFILE").count();
+    let users = items
+        .iter()
+        .filter(|i| pk(i).starts_with("USER#") && i["sk"].as_s().unwrap() == "PROFILE")
+        .count();
     let emails = items.iter().filter(|i| pk(i).starts_with("EMAIL#")).count();
-    let usernames = items.iter().filter(|i| pk(i).starts_with("USERNAME#")).count();
+    let usernames = items
+        .iter()
+        .filter(|i| pk(i).starts_with("USERNAME#"))
+        .count();
     assert_eq!((users, emails, usernames), (1, 1, 1));
     let stats = app.state.store.status_counts().await.unwrap();
     assert_eq!(stats.active, 1);
@@ -88,10 +109,22 @@ async fn registration_reports_every_invalid_field() {
         .send()
         .await
         .expect_problem(400, "validation_failed");
-    let mut fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let mut fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     fields.sort();
-    assert_eq!(fields, ["email", "password", "profile_picture_url", "username"]);
-    app.post("/auth/register").json(&json!({})).send().await.expect_problem(400, "validation_failed");
+    assert_eq!(
+        fields,
+        ["email", "password", "profile_picture_url", "username"]
+    );
+    app.post("/auth/register")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect_problem(400, "validation_failed");
     app.post("/auth/register")
         .json(&json!({"email": ["a"], "username": "ann", "password": PASSWORD}))
         .send()
@@ -103,11 +136,20 @@ async fn registration_reports_every_invalid_field() {
 async fn refresh_rotates_and_reuse_revokes_the_session() {
     let app = TestApp::new().await;
     let (_, access, r1) = app.user("rota").await;
-    let second = app.post("/auth/refresh").json(&json!({"refresh_token": r1})).send().await.expect(200);
+    let second = app
+        .post("/auth/refresh")
+        .json(&json!({"refresh_token": r1}))
+        .send()
+        .await
+        .expect(200);
     let r2 = second["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(r1, r2);
     let access2 = second["access_token"].as_str().unwrap().to_owned();
-    app.get("/auth/me").bearer(&access2).send().await.expect(200);
+    app.get("/auth/me")
+        .bearer(&access2)
+        .send()
+        .await
+        .expect(200);
 
     app.post("/auth/refresh")
         .json(&json!({"refresh_token": r1}))
@@ -120,7 +162,11 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
         .await
         .expect_problem(401, "invalid_grant");
     for token in [&access, &access2] {
-        app.get("/auth/me").bearer(token).send().await.expect_problem(401, "invalid_token");
+        app.get("/auth/me")
+            .bearer(token)
+            .send()
+            .await
+            .expect_problem(401, "invalid_token");
     }
     app.post("/auth/refresh")
         .json(&json!({"refresh_token": "garbage"}))
@@ -136,7 +182,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 #[tokio::test]
 async fn unknown_email_and_wrong_password_look_the_same() {
-    let app = TestApp::with_env(&[("RATE_LIMIT_LOGIN_ACCOUNT", "1000/900"), ("RATE_LIMIT_LOGIN_IP", "1000/60")]).await;
+    let app = TestApp::with_env(&[
+        ("RATE_LIMIT_LOGIN_ACCOUNT", "1000/900"),
+        ("RATE_LIMIT_LOGIN_IP", "1000/60"),
+    ])
+    .await;
     app.register("known@example.com", "known").await;
     let app = &app;
     let attempt = |email: &'static str| async move {
@@ -154,7 +204,10 @@ async fn unknown_email_and_wrong_password_look_the_same() {
     let (mut known, mut unknown) = (Vec::new(), Vec::new());
     let mut bodies = Vec::new();
     for _ in 0..15 {
-        for (email, times) in [("known@example.com", &mut known), ("nobody@example.com", &mut unknown)] {
+        for (email, times) in [
+            ("known@example.com", &mut known),
+            ("nobody@example.com", &mut unknown),
+        ] {
             let (elapsed, res) = attempt(email).await;
             times.push(elapsed);
             let mut body = res.expect_problem(401, "invalid_credentials");
@@ -165,7 +218,10 @@ async fn unknown_email_and_wrong_password_look_the_same() {
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "responses differ");
     let (k, u) = (median(known), median(unknown));
     let ratio = k.as_secs_f64() / u.as_secs_f64();
-    assert!((0.8..1.25).contains(&ratio), "known {k:?} vs unknown {u:?} (ratio {ratio:.2})");
+    assert!(
+        (0.8..1.25).contains(&ratio),
+        "known {k:?} vs unknown {u:?} (ratio {ratio:.2})"
+    );
 }
 
 #[tokio::test]
@@ -272,47 +328,110 @@ async fn forged_and_near_miss_tokens_are_rejected() {
         typ: "access".into(),
     };
     let keys = &app.state.tokens;
-    app.get("/auth/me").bearer(&keys.sign(&good)).send().await.expect(200);
+    app.get("/auth/me")
+        .bearer(&keys.sign(&good))
+        .send()
+        .await
+        .expect(200);
     let mut forged = vec![
-        keys.sign(&AccessClaims { exp: now - 120, iat: now - 1000, nbf: now - 1000, ..good.clone() }),
-        keys.sign(&AccessClaims { aud: "someone-else".into(), ..good.clone() }),
-        keys.sign(&AccessClaims { iss: "someone-else".into(), ..good.clone() }),
-        keys.sign(&AccessClaims { typ: "refresh".into(), ..good.clone() }),
-        keys.sign(&AccessClaims { role: "admin".into(), sid: "not-a-session".into(), ..good.clone() }),
+        keys.sign(&AccessClaims {
+            exp: now - 120,
+            iat: now - 1000,
+            nbf: now - 1000,
+            ..good.clone()
+        }),
+        keys.sign(&AccessClaims {
+            aud: "someone-else".into(),
+            ..good.clone()
+        }),
+        keys.sign(&AccessClaims {
+            iss: "someone-else".into(),
+            ..good.clone()
+        }),
+        keys.sign(&AccessClaims {
+            typ: "refresh".into(),
+            ..good.clone()
+        }),
+        keys.sign(&AccessClaims {
+            role: "admin".into(),
+            sid: "not-a-session".into(),
+            ..good.clone()
+        }),
     ];
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let payload = b64.encode(serde_json::to_vec(&good).unwrap());
-    forged.push(format!("{}.{payload}.", b64.encode(br#"{"alg":"none","typ":"JWT"}"#)));
-    forged.push(format!("{}.{payload}.c2lnbmF0dXJl", b64.encode(br#"{"alg":"HS512","typ":"JWT"}"#)));
+    forged.push(format!(
+        "{}.{payload}.",
+        b64.encode(br#"{"alg":"none","typ":"JWT"}"#)
+    ));
+    forged.push(format!(
+        "{}.{payload}.c2lnbmF0dXJl",
+        b64.encode(br#"{"alg":"HS512","typ":"JWT"}"#)
+    ));
     let (head, rest) = access.split_once('.').unwrap();
     let (_, sig) = rest.split_once('.').unwrap();
     forged.push(format!("{head}.{payload}.{sig}"));
     for token in forged {
-        app.get("/auth/me").bearer(&token).send().await.expect_problem(401, "invalid_token");
+        app.get("/auth/me")
+            .bearer(&token)
+            .send()
+            .await
+            .expect_problem(401, "invalid_token");
     }
     let res = app.get("/auth/me").send().await;
     res.expect_problem(401, "unauthorized");
-    assert!(res.header("www-authenticate").unwrap().starts_with("Bearer"));
+    assert!(res
+        .header("www-authenticate")
+        .unwrap()
+        .starts_with("Bearer"));
 }
 
 #[tokio::test]
 async fn logout_logout_all_and_password_change_end_tokens_at_once() {
     let app = TestApp::new().await;
     let (_, a1, _) = app.user("out").await;
-    let a2 = app.login("out@example.com").await["access_token"].as_str().unwrap().to_owned();
-    app.post("/auth/logout").bearer(&a1).send().await.expect(204);
-    app.get("/auth/me").bearer(&a1).send().await.expect_problem(401, "invalid_token");
+    let a2 = app.login("out@example.com").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post("/auth/logout")
+        .bearer(&a1)
+        .send()
+        .await
+        .expect(204);
+    app.get("/auth/me")
+        .bearer(&a1)
+        .send()
+        .await
+        .expect_problem(401, "invalid_token");
     app.get("/auth/me").bearer(&a2).send().await.expect(200);
 
-    let a3 = app.login("out@example.com").await["access_token"].as_str().unwrap().to_owned();
-    app.post("/auth/logout-all").bearer(&a2).send().await.expect(204);
+    let a3 = app.login("out@example.com").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post("/auth/logout-all")
+        .bearer(&a2)
+        .send()
+        .await
+        .expect(204);
     for t in [&a2, &a3] {
-        app.get("/auth/me").bearer(t).send().await.expect_problem(401, "invalid_token");
+        app.get("/auth/me")
+            .bearer(t)
+            .send()
+            .await
+            .expect_problem(401, "invalid_token");
     }
 
-    let keep = app.login("out@example.com").await["access_token"].as_str().unwrap().to_owned();
-    let other = app.login("out@example.com").await["access_token"].as_str().unwrap().to_owned();
+    let keep = app.login("out@example.com").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = app.login("out@example.com").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     app.post("/auth/password")
         .bearer(&keep)
         .json(&json!({"current_password": "wrong one entirely", "new_password": "a brand new passphrase"}))
@@ -325,7 +444,11 @@ async fn logout_logout_all_and_password_change_end_tokens_at_once() {
         .send()
         .await
         .expect(204);
-    app.get("/auth/me").bearer(&other).send().await.expect_problem(401, "invalid_token");
+    app.get("/auth/me")
+        .bearer(&other)
+        .send()
+        .await
+        .expect_problem(401, "invalid_token");
     app.get("/auth/me").bearer(&keep).send().await.expect(200);
     app.post("/auth/login")
         .json(&json!({"email": "out@example.com", "password": PASSWORD}))
@@ -343,9 +466,19 @@ async fn logout_logout_all_and_password_change_end_tokens_at_once() {
 async fn oldest_session_ends_past_the_cap() {
     let app = TestApp::with_env(&[("MAX_SESSIONS_PER_USER", "2")]).await;
     let (_, first, _) = app.user("cap").await;
-    let second = app.login("cap@example.com").await["access_token"].as_str().unwrap().to_owned();
-    let third = app.login("cap@example.com").await["access_token"].as_str().unwrap().to_owned();
-    app.get("/auth/me").bearer(&first).send().await.expect_problem(401, "invalid_token");
+    let second = app.login("cap@example.com").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let third = app.login("cap@example.com").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.get("/auth/me")
+        .bearer(&first)
+        .send()
+        .await
+        .expect_problem(401, "invalid_token");
     app.get("/auth/me").bearer(&second).send().await.expect(200);
     app.get("/auth/me").bearer(&third).send().await.expect(200);
 }
@@ -396,7 +529,11 @@ async fn api_keys_are_admin_only_shown_once_and_revocable() {
     let app = TestApp::new().await;
     let (_, admin) = app.admin("root").await;
     let (_, user, _) = app.user("plain").await;
-    app.get("/api-keys").bearer(&user).send().await.expect_problem(403, "forbidden");
+    app.get("/api-keys")
+        .bearer(&user)
+        .send()
+        .await
+        .expect_problem(403, "forbidden");
     app.post("/api-keys")
         .bearer(&admin)
         .json(&json!({"name": "etl", "scopes": ["users:fly"]}))
@@ -414,13 +551,32 @@ async fn api_keys_are_admin_only_shown_once_and_revocable() {
     assert!(key.starts_with("uhk_"));
     let listed = app.get("/api-keys").bearer(&admin).send().await.expect(200);
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
-    assert!(!listed.to_string().contains(&key), "the key is shown only once");
+    assert!(
+        !listed.to_string().contains(&key),
+        "the key is shown only once"
+    );
     // Authenticated (the key is valid) but not allowed on an admin-only route.
-    app.get("/api-keys").header("x-api-key", &key).send().await.expect_problem(403, "forbidden");
+    app.get("/api-keys")
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .expect_problem(403, "forbidden");
     let id = created["id"].as_str().unwrap();
-    app.delete(&format!("/api-keys/{id}")).bearer(&admin).send().await.expect(204);
-    app.get("/api-keys").header("x-api-key", &key).send().await.expect_problem(401, "invalid_token");
-    app.delete(&format!("/api-keys/{id}")).bearer(&admin).send().await.expect_problem(404, "not_found");
+    app.delete(&format!("/api-keys/{id}"))
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(204);
+    app.get("/api-keys")
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .expect_problem(401, "invalid_token");
+    app.delete(&format!("/api-keys/{id}"))
+        .bearer(&admin)
+        .send()
+        .await
+        .expect_problem(404, "not_found");
 }
 
 #[tokio::test]
@@ -432,10 +588,21 @@ async fn inactive_accounts_cannot_log_in_with_the_right_password() {
         status: Some(userhub::domain::Status::Inactive),
         ..Default::default()
     };
-    userhub::users::update(&app.state, id, &changes, None, userhub::domain::Actor::system(), "t")
+    userhub::users::update(
+        &app.state,
+        id,
+        &changes,
+        None,
+        userhub::domain::Actor::system(),
+        "t",
+    )
+    .await
+    .unwrap();
+    app.get("/auth/me")
+        .bearer(&access)
+        .send()
         .await
-        .unwrap();
-    app.get("/auth/me").bearer(&access).send().await.expect_problem(401, "invalid_token");
+        .expect_problem(401, "invalid_token");
     app.post("/auth/refresh")
         .json(&json!({"refresh_token": refresh}))
         .send()

@@ -37,9 +37,13 @@ pub(crate) async fn create(
     let mut errors = Vec::new();
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        errors.push(userhub::error::FieldError::new("name", "must be 1 to 100 characters, no control characters"));
+        errors.push(userhub::error::FieldError::new(
+            "name",
+            "must be 1 to 100 characters, no control characters",
+        ));
     }
-    let scopes: Result<BTreeSet<Scope>, _> = body.scopes.iter().map(|s| s.parse::<Scope>()).collect();
+    let scopes: Result<BTreeSet<Scope>, _> =
+        body.scopes.iter().map(|s| s.parse::<Scope>()).collect();
     match &scopes {
         Ok(s) if !s.is_empty() => {}
         _ => errors.push(userhub::error::FieldError::new(
@@ -49,7 +53,10 @@ pub(crate) async fn create(
     }
     let now = Timestamp::now();
     if body.expires_at.is_some_and(|t| t <= now) {
-        errors.push(userhub::error::FieldError::new("expires_at", "must be in the future"));
+        errors.push(userhub::error::FieldError::new(
+            "expires_at",
+            "must be in the future",
+        ));
     }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
@@ -69,7 +76,10 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, axum::Json(Created { record, key })).into_response())
 }
 
-pub(crate) async fn list(State(ctx): State<AppState>, Auth(principal): Auth) -> Result<Response, Error> {
+pub(crate) async fn list(
+    State(ctx): State<AppState>,
+    Auth(principal): Auth,
+) -> Result<Response, Error> {
     principal.require_admin()?;
     let keys = ctx.store.api_keys().await?;
     Ok(axum::Json(json!({ "items": keys, "next_cursor": null })).into_response())

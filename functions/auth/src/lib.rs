@@ -56,7 +56,8 @@ async fn register(
         status: None,
     };
     let new = input.validate(true).map_err(Error::Validation)?;
-    let user = userhub::users::create(&ctx, new, Actor::anonymous(), "registered", &request_id).await?;
+    let user =
+        userhub::users::create(&ctx, new, Actor::anonymous(), "registered", &request_id).await?;
     let mut res = user_response(StatusCode::CREATED, &user);
     if let Ok(location) = format!("/users/{}", user.id).parse() {
         res.headers_mut().insert(header::LOCATION, location);
@@ -81,7 +82,12 @@ async fn login(
     let name = match (&body.email, &body.username) {
         (Some(e), None) => LoginName::parse(e),
         (None, Some(u)) => LoginName::parse(u),
-        _ => return Err(Error::field("email", "give exactly one of email or username")),
+        _ => {
+            return Err(Error::field(
+                "email",
+                "give exactly one of email or username",
+            ))
+        }
     };
     let tokens = service::login(&ctx, name, body.password, &ip.to_string(), &request_id).await?;
     Ok(no_store(axum::Json(tokens).into_response()))
@@ -89,8 +95,10 @@ async fn login(
 
 /// Token responses must not be cached (RFC 6749 section 5.1).
 fn no_store(mut res: Response) -> Response {
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     res
 }
 
@@ -100,7 +108,10 @@ struct RefreshBody {
     refresh_token: String,
 }
 
-async fn refresh(State(ctx): State<AppState>, Json(body): Json<RefreshBody>) -> Result<Response, Error> {
+async fn refresh(
+    State(ctx): State<AppState>,
+    Json(body): Json<RefreshBody>,
+) -> Result<Response, Error> {
     let tokens = service::refresh(&ctx, &body.refresh_token).await?;
     Ok(no_store(axum::Json(tokens).into_response()))
 }
@@ -109,7 +120,9 @@ async fn refresh(State(ctx): State<AppState>, Json(body): Json<RefreshBody>) -> 
 fn person(principal: &Principal) -> Result<(userhub::domain::UserId, &str), Error> {
     match principal {
         Principal::User { id, session_id, .. } => Ok((*id, session_id)),
-        Principal::ApiKey { .. } => Err(Error::Forbidden("this endpoint needs a person's access token")),
+        Principal::ApiKey { .. } => Err(Error::Forbidden(
+            "this endpoint needs a person's access token",
+        )),
     }
 }
 
@@ -119,7 +132,10 @@ async fn logout(State(ctx): State<AppState>, Auth(principal): Auth) -> Result<St
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn logout_all(State(ctx): State<AppState>, Auth(principal): Auth) -> Result<StatusCode, Error> {
+async fn logout_all(
+    State(ctx): State<AppState>,
+    Auth(principal): Auth,
+) -> Result<StatusCode, Error> {
     let (id, _) = person(&principal)?;
     service::end_all_sessions(&ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -139,10 +155,13 @@ async fn update_me(
 ) -> Result<Response, Error> {
     let (id, _) = person(&principal)?;
     if body.is_privileged() {
-        return Err(Error::Forbidden("status and is_admin can only be changed by an admin"));
+        return Err(Error::Forbidden(
+            "status and is_admin can only be changed by an admin",
+        ));
     }
     let changes = body.validate().map_err(Error::Validation)?;
-    let user = userhub::users::update(&ctx, id, &changes, None, Actor::of(&principal), &request_id).await?;
+    let user = userhub::users::update(&ctx, id, &changes, None, Actor::of(&principal), &request_id)
+        .await?;
     Ok(user_response(StatusCode::OK, &user))
 }
 
@@ -160,6 +179,14 @@ async fn change_password(
     Json(body): Json<PasswordBody>,
 ) -> Result<StatusCode, Error> {
     let (id, session) = person(&principal)?;
-    service::change_password(&ctx, id, session, body.current_password, body.new_password, &request_id).await?;
+    service::change_password(
+        &ctx,
+        id,
+        session,
+        body.current_password,
+        body.new_password,
+        &request_id,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

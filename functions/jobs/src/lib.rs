@@ -33,12 +33,16 @@ impl Trigger {
             if keys.len() == records.len() {
                 return Ok(Trigger::Stream(keys));
             }
-            return Err(UnknownEvent("records that are not DynamoDB stream records".into()));
+            return Err(UnknownEvent(
+                "records that are not DynamoDB stream records".into(),
+            ));
         }
         if event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
             return Ok(Trigger::Schedule);
         }
-        Err(UnknownEvent("neither a stream batch nor a scheduled event".into()))
+        Err(UnknownEvent(
+            "neither a stream batch nor a scheduled event".into(),
+        ))
     }
 }
 
@@ -60,7 +64,8 @@ mod tests {
             Trigger::classify(&stream).unwrap(),
             Trigger::Stream(vec![("EXPORT".into(), "0193".into())])
         );
-        let schedule = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+        let schedule =
+            json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
         assert_eq!(Trigger::classify(&schedule).unwrap(), Trigger::Schedule);
         assert!(Trigger::classify(&json!({"hello": 1})).is_err());
         assert!(Trigger::classify(&json!({"Records": [{"eventSource": "aws:sqs"}]})).is_err());

@@ -13,8 +13,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::args().any(|a| a == "--setup") {
         setup::ensure_table(state.store.client(), &state.config.table_name).await?;
         setup::ensure_bucket(&state.s3, &state.config.bucket_name).await?;
-        let email = std::env::var("BOOTSTRAP_ADMIN_EMAIL").ok().filter(|v| !v.is_empty());
-        let password = std::env::var("BOOTSTRAP_ADMIN_PASSWORD").ok().filter(|v| !v.is_empty());
+        let email = std::env::var("BOOTSTRAP_ADMIN_EMAIL")
+            .ok()
+            .filter(|v| !v.is_empty());
+        let password = std::env::var("BOOTSTRAP_ADMIN_PASSWORD")
+            .ok()
+            .filter(|v| !v.is_empty());
         match setup::ensure_admin(&state, email, password).await? {
             setup::Bootstrap::Exists => {}
             setup::Bootstrap::Created { email } => println!("created admin {email}"),
@@ -25,7 +29,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let port: u16 = match std::env::var("PORT") {
-        Ok(p) => p.parse().map_err(|_| format!("PORT must be a port number, got {p:?}"))?,
+        Ok(p) => p
+            .parse()
+            .map_err(|_| format!("PORT must be a port number, got {p:?}"))?,
         Err(_) => 3000,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

@@ -64,11 +64,16 @@ impl TableSchema {
             gsis => seq(gsis, "GlobalSecondaryIndexes")?
                 .iter()
                 .map(|g| {
-                    let projection = match text(&g["Projection"]["ProjectionType"], "ProjectionType")? {
-                        "ALL" => ProjectionType::All,
-                        "KEYS_ONLY" => ProjectionType::KeysOnly,
-                        other => return Err(template_err(format!("projection {other} is not supported locally"))),
-                    };
+                    let projection =
+                        match text(&g["Projection"]["ProjectionType"], "ProjectionType")? {
+                            "ALL" => ProjectionType::All,
+                            "KEYS_ONLY" => ProjectionType::KeysOnly,
+                            other => {
+                                return Err(template_err(format!(
+                                    "projection {other} is not supported locally"
+                                )))
+                            }
+                        };
                     GlobalSecondaryIndex::builder()
                         .index_name(text(&g["IndexName"], "IndexName")?)
                         .set_key_schema(Some(key_schema(&g["KeySchema"])?))
@@ -87,11 +92,13 @@ impl TableSchema {
 }
 
 fn seq<'a>(v: &'a Value, what: &str) -> Result<&'a Vec<Value>, SetupError> {
-    v.as_sequence().ok_or_else(|| template_err(format!("{what} must be a list")))
+    v.as_sequence()
+        .ok_or_else(|| template_err(format!("{what} must be a list")))
 }
 
 fn text<'a>(v: &'a Value, what: &str) -> Result<&'a str, SetupError> {
-    v.as_str().ok_or_else(|| template_err(format!("{what} must be a literal string")))
+    v.as_str()
+        .ok_or_else(|| template_err(format!("{what} must be a literal string")))
 }
 
 fn key_schema(v: &Value) -> Result<Vec<KeySchemaElement>, SetupError> {
@@ -115,7 +122,12 @@ fn key_schema(v: &Value) -> Result<Vec<KeySchemaElement>, SetupError> {
 /// Creates the table unless it exists, and waits until it is active.
 pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), SetupError> {
     let schema = TableSchema::from_template()?;
-    let exists = client.describe_table().table_name(name).send().await.is_ok();
+    let exists = client
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .is_ok();
     if !exists {
         client
             .create_table()

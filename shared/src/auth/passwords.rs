@@ -12,7 +12,8 @@ pub const P_COST: u32 = 1;
 
 fn hasher() -> Argon2<'static> {
     // The constants are valid argon2 parameters; a failure here is a bug caught by tests.
-    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).expect("OWASP argon2 parameters are valid");
+    let params =
+        Params::new(M_COST_KIB, T_COST, P_COST, None).expect("OWASP argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -65,10 +66,15 @@ fn verify_now(password: &str, stored: Option<&str>) -> Result<Verified, Error> {
     let phc = stored.unwrap_or(DUMMY_HASH);
     let Ok(parsed) = PasswordHash::new(phc) else {
         // An unparseable stored hash still pays one hash, then fails closed.
-        let _ = hasher().verify_password(password.as_bytes(), &PasswordHash::new(DUMMY_HASH).map_err(|e| Error::internal(e.to_string()))?);
+        let _ = hasher().verify_password(
+            password.as_bytes(),
+            &PasswordHash::new(DUMMY_HASH).map_err(|e| Error::internal(e.to_string()))?,
+        );
         return Ok(Verified::No);
     };
-    let ok = hasher().verify_password(password.as_bytes(), &parsed).is_ok();
+    let ok = hasher()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok();
     if !(ok && real) {
         return Ok(Verified::No);
     }
@@ -98,23 +104,36 @@ mod tests {
     fn hashes_with_owasp_parameters_and_verifies() {
         let h = hash_now("correct horse battery").unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert_eq!(verify_now("correct horse battery", Some(&h)).unwrap(), Verified::Yes);
-        assert_eq!(verify_now("wrong horse battery", Some(&h)).unwrap(), Verified::No);
+        assert_eq!(
+            verify_now("correct horse battery", Some(&h)).unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(
+            verify_now("wrong horse battery", Some(&h)).unwrap(),
+            Verified::No
+        );
     }
 
     #[test]
     fn unknown_account_never_verifies() {
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
         assert_eq!(verify_now("anything at all", None).unwrap(), Verified::No);
-        assert_eq!(verify_now("anything at all", Some("not a hash")).unwrap(), Verified::No);
+        assert_eq!(
+            verify_now("anything at all", Some("not a hash")).unwrap(),
+            Verified::No
+        );
     }
 
     #[test]
     fn weaker_hashes_are_upgraded() {
-        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap())
-            .hash_password(b"correct horse battery", &new_salt().unwrap())
-            .unwrap()
-            .to_string();
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"correct horse battery", &new_salt().unwrap())
+        .unwrap()
+        .to_string();
         match verify_now("correct horse battery", Some(&weak)).unwrap() {
             Verified::YesRehashed(new) => assert!(new.contains("m=19456,t=2,p=1")),
             other => panic!("expected a rehash, got {other:?}"),

@@ -22,9 +22,12 @@ pub struct Tokens {
 }
 
 fn issue(ctx: &Ctx, user: User, session_id: &str, refresh: &RefreshToken) -> Tokens {
-    let access_token = ctx
-        .tokens
-        .issue(user.id, session_id, Role::of(user.is_admin), Timestamp::now());
+    let access_token = ctx.tokens.issue(
+        user.id,
+        session_id,
+        Role::of(user.is_admin),
+        Timestamp::now(),
+    );
     Tokens {
         access_token,
         token_type: "Bearer",
@@ -44,19 +47,33 @@ pub async fn limit(ctx: &Ctx, action: Action, subject: &str) -> Result<(), Error
         Action::RefreshSession => limits.refresh_session,
         Action::PasswordUser => limits.password_user,
     };
-    ctx.store.hit(action, subject, limit, ctx.clock.now_secs()).await?.map_err(Error::RateLimited)
+    ctx.store
+        .hit(action, subject, limit, ctx.clock.now_secs())
+        .await?
+        .map_err(Error::RateLimited)
 }
 
 /// Logs in by email or username. Unknown account, wrong password, inactive or deleted
 /// account all cost one argon2 verification and end in the same 401.
-pub async fn login(ctx: &Ctx, name: LoginName, password: String, ip: &str, request_id: &str) -> Result<Tokens, Error> {
+pub async fn login(
+    ctx: &Ctx,
+    name: LoginName,
+    password: String,
+    ip: &str,
+    request_id: &str,
+) -> Result<Tokens, Error> {
     limit(ctx, Action::LoginIp, ip).await?;
     // The account limit is keyed by a hash: the table must not keep identifiers of
     // accounts that do not exist (or that were anonymised since).
     let account = sha256_hex(name.normalised());
     let account_limit = ctx.config.rate_limits.login_account;
     let (lockout, owner) = tokio::join!(
-        ctx.store.is_limited(Action::LoginAccount, &account, account_limit, ctx.clock.now_secs()),
+        ctx.store.is_limited(
+            Action::LoginAccount,
+            &account,
+            account_limit,
+            ctx.clock.now_secs()
+        ),
         ctx.store.reserved_by(&name),
     );
     lockout?.map_err(Error::RateLimited)?;
@@ -73,14 +90,28 @@ pub async fn login(ctx: &Ctx, name: LoginName, password: String, ip: &str, reque
                 Verified::YesRehashed(h) => Some(h.as_str()),
                 _ => None,
             };
-            start_session(ctx, user, sessions, stored_hash.as_deref().unwrap_or_default(), rehash, request_id).await
+            start_session(
+                ctx,
+                user,
+                sessions,
+                stored_hash.as_deref().unwrap_or_default(),
+                rehash,
+                request_id,
+            )
+            .await
         }
         found => {
             ctx.store
-                .record_hit(Action::LoginAccount, &account, account_limit, ctx.clock.now_secs())
+                .record_hit(
+                    Action::LoginAccount,
+                    &account,
+                    account_limit,
+                    ctx.clock.now_secs(),
+                )
                 .await?;
             if let Some((user, _)) = found {
-                let audit = AuditEvent::new(user.id, Actor::anonymous(), "login_failed", request_id);
+                let audit =
+                    AuditEvent::new(user.id, Actor::anonymous(), "login_failed", request_id);
                 ctx.store.append_audit(&audit).await?;
             }
             Err(Error::invalid_credentials())
@@ -205,10 +236,17 @@ pub async fn change_password(
     request_id: &str,
 ) -> Result<(), Error> {
     limit(ctx, Action::PasswordUser, &user_id.to_string()).await?;
-    let (user, sessions) = ctx.store.user_with_sessions(user_id).await?.ok_or_else(Error::invalid_token)?;
+    let (user, sessions) = ctx
+        .store
+        .user_with_sessions(user_id)
+        .await?
+        .ok_or_else(Error::invalid_token)?;
     let new = NewPassword::parse(&new, Some(&user.email), Some(&user.username))
         .map_err(|m| Error::field("new_password", m))?;
-    if matches!(passwords::verify(current, user.password_hash.clone()).await?, Verified::No) {
+    if matches!(
+        passwords::verify(current, user.password_hash.clone()).await?,
+        Verified::No
+    ) {
         return Err(Error::field("current_password", "is not correct"));
     }
     let hash = passwords::hash(new.expose().to_owned()).await?;
@@ -216,8 +254,19 @@ pub async fn change_password(
     after.password_hash = Some(hash);
     after.updated_at = Timestamp::now();
     after.version += 1;
-    let others: Vec<SessionRecord> = sessions.into_iter().filter(|s| s.id != session_id).collect();
-    let audit = AuditEvent::new(user_id, Actor::user(user_id), "password_changed", request_id).with_fields(["password"]);
-    ctx.store.save_user(&user, Some(&after), &audit, &others).await?;
+    let others: Vec<SessionRecord> = sessions
+        .into_iter()
+        .filter(|s| s.id != session_id)
+        .collect();
+    let audit = AuditEvent::new(
+        user_id,
+        Actor::user(user_id),
+        "password_changed",
+        request_id,
+    )
+    .with_fields(["password"]);
+    ctx.store
+        .save_user(&user, Some(&after), &audit, &others)
+        .await?;
     Ok(())
 }

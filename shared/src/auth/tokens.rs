@@ -50,7 +50,9 @@ pub struct TokenKeys {
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenKeys").field("issuer", &self.issuer).finish_non_exhaustive()
+        f.debug_struct("TokenKeys")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -98,12 +100,14 @@ impl TokenKeys {
     /// Signs arbitrary claims with the service key; tests use it to forge near-miss tokens.
     pub fn sign(&self, claims: &AccessClaims) -> String {
         // HS256 signing of serialisable claims with a valid key cannot fail.
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding).expect("HS256 signing")
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .expect("HS256 signing")
     }
 
     /// `None` for anything but a well-signed, current access token of ours.
     pub fn verify(&self, token: &str) -> Option<AccessToken> {
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
         let claims = data.claims;
         if claims.typ != ACCESS || claims.sid.is_empty() {
             return None;
@@ -200,7 +204,10 @@ mod tests {
         let id = UserId::new();
         let t = k.issue(id, "sid-1", Role::Admin, Timestamp::now());
         let v = k.verify(&t).unwrap();
-        assert_eq!((v.user_id, v.session_id.as_str(), v.role), (id, "sid-1", Role::Admin));
+        assert_eq!(
+            (v.user_id, v.session_id.as_str(), v.role),
+            (id, "sid-1", Role::Admin)
+        );
     }
 
     #[test]
@@ -221,13 +228,34 @@ mod tests {
         };
         assert!(k.verify(&k.sign(&good)).is_some());
         let variants = [
-            AccessClaims { exp: now - 60, ..good.clone() },
-            AccessClaims { nbf: now + 600, ..good.clone() },
-            AccessClaims { aud: "other".into(), ..good.clone() },
-            AccessClaims { iss: "other".into(), ..good.clone() },
-            AccessClaims { typ: "refresh".into(), ..good.clone() },
-            AccessClaims { role: "root".into(), ..good.clone() },
-            AccessClaims { sub: "not-a-uuid".into(), ..good.clone() },
+            AccessClaims {
+                exp: now - 60,
+                ..good.clone()
+            },
+            AccessClaims {
+                nbf: now + 600,
+                ..good.clone()
+            },
+            AccessClaims {
+                aud: "other".into(),
+                ..good.clone()
+            },
+            AccessClaims {
+                iss: "other".into(),
+                ..good.clone()
+            },
+            AccessClaims {
+                typ: "refresh".into(),
+                ..good.clone()
+            },
+            AccessClaims {
+                role: "root".into(),
+                ..good.clone()
+            },
+            AccessClaims {
+                sub: "not-a-uuid".into(),
+                ..good.clone()
+            },
         ];
         for claims in variants {
             assert!(k.verify(&k.sign(&claims)).is_none(), "{claims:?} accepted");

@@ -43,7 +43,12 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::UsersRead, Scope::UsersWrite, Scope::UsersExport, Scope::UsersImport];
+    pub const ALL: [Scope; 4] = [
+        Scope::UsersRead,
+        Scope::UsersWrite,
+        Scope::UsersExport,
+        Scope::UsersImport,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -88,7 +93,13 @@ pub enum Denied {
 
 impl Principal {
     pub fn is_admin(&self) -> bool {
-        matches!(self, Principal::User { role: Role::Admin, .. })
+        matches!(
+            self,
+            Principal::User {
+                role: Role::Admin,
+                ..
+            }
+        )
     }
 
     pub fn user_id(&self) -> Option<UserId> {
@@ -110,7 +121,9 @@ impl Principal {
     /// Routes open to admins and to API keys holding `scope`.
     pub fn require_scope(&self, scope: Scope) -> Result<(), Denied> {
         match self {
-            Principal::User { role: Role::Admin, .. } => Ok(()),
+            Principal::User {
+                role: Role::Admin, ..
+            } => Ok(()),
             Principal::ApiKey { scopes, .. } if scopes.contains(&scope) => Ok(()),
             _ => Err(Denied::Forbidden),
         }
@@ -121,7 +134,9 @@ impl Principal {
     pub fn require_self_or_scope(&self, target: UserId, scope: Scope) -> Result<(), Denied> {
         match self {
             Principal::User { id, .. } if *id == target => Ok(()),
-            Principal::User { role: Role::User, .. } => Err(Denied::Hidden),
+            Principal::User {
+                role: Role::User, ..
+            } => Err(Denied::Hidden),
             _ => self.require_scope(scope),
         }
     }
@@ -148,14 +163,20 @@ mod tests {
         let (_, admin) = user(Role::Admin);
         assert_eq!(admin.require_admin(), Ok(()));
         assert_eq!(admin.require_scope(Scope::UsersExport), Ok(()));
-        assert_eq!(admin.require_self_or_scope(UserId::new(), Scope::UsersRead), Ok(()));
+        assert_eq!(
+            admin.require_self_or_scope(UserId::new(), Scope::UsersRead),
+            Ok(())
+        );
     }
 
     #[test]
     fn users_see_only_themselves() {
         let (id, me) = user(Role::User);
         assert_eq!(me.require_self_or_scope(id, Scope::UsersRead), Ok(()));
-        assert_eq!(me.require_self_or_scope(UserId::new(), Scope::UsersRead), Err(Denied::Hidden));
+        assert_eq!(
+            me.require_self_or_scope(UserId::new(), Scope::UsersRead),
+            Err(Denied::Hidden)
+        );
         assert_eq!(me.require_admin(), Err(Denied::Forbidden));
         assert_eq!(me.require_scope(Scope::UsersRead), Err(Denied::Forbidden));
     }
@@ -169,6 +190,9 @@ mod tests {
         assert_eq!(key.require_scope(Scope::UsersRead), Ok(()));
         assert_eq!(key.require_scope(Scope::UsersWrite), Err(Denied::Forbidden));
         assert_eq!(key.require_admin(), Err(Denied::Forbidden));
-        assert_eq!(key.require_self_or_scope(UserId::new(), Scope::UsersRead), Ok(()));
+        assert_eq!(
+            key.require_self_or_scope(UserId::new(), Scope::UsersRead),
+            Ok(())
+        );
     }
 }

@@ -38,7 +38,9 @@ pub struct Errors(Vec<FieldError>);
 
 impl Errors {
     pub fn check<T>(&mut self, field: &str, result: Result<T, &'static str>) -> Option<T> {
-        result.map_err(|m| self.0.push(FieldError::new(field, m))).ok()
+        result
+            .map_err(|m| self.0.push(FieldError::new(field, m)))
+            .ok()
     }
 
     pub fn require<'a>(&mut self, field: &str, value: &'a Option<String>) -> Option<&'a str> {
@@ -62,7 +64,9 @@ impl NewUserInput {
     /// `password_required`: registration needs one; an admin may create a user without.
     pub fn validate(&self, password_required: bool) -> Result<NewUser, Vec<FieldError>> {
         let mut errs = Errors::default();
-        let email = errs.require("email", &self.email).and_then(|e| errs.check("email", Email::parse(e)));
+        let email = errs
+            .require("email", &self.email)
+            .and_then(|e| errs.check("email", Email::parse(e)));
         let username = errs
             .require("username", &self.username)
             .and_then(|u| errs.check("username", Username::parse(u)));
@@ -70,7 +74,12 @@ impl NewUserInput {
             (None, false) => Some(None),
             (raw, _) => errs
                 .require("password", raw)
-                .and_then(|p| errs.check("password", NewPassword::parse(p, email.as_ref(), username.as_ref())))
+                .and_then(|p| {
+                    errs.check(
+                        "password",
+                        NewPassword::parse(p, email.as_ref(), username.as_ref()),
+                    )
+                })
                 .map(Some),
         };
         let display_name = match &self.display_name {
@@ -114,7 +123,10 @@ mod tests {
         };
         let errors = input.validate(true).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["email", "username", "password", "profile_picture_url"]);
+        assert_eq!(
+            fields,
+            ["email", "username", "password", "profile_picture_url"]
+        );
     }
 
     #[test]
@@ -180,17 +192,30 @@ impl ChangesInput {
 
     pub fn validate(&self) -> Result<Changes, Vec<FieldError>> {
         let mut errs = Errors::default();
-        let email = self.email.as_deref().map(|e| errs.check("email", Email::parse(e)));
-        let username = self.username.as_deref().map(|u| errs.check("username", Username::parse(u)));
-        let display_name = self
-            .display_name
-            .as_ref()
-            .map(|d| errs.check("display_name", DisplayName::parse(d.as_deref().unwrap_or(""))));
-        let profile_picture_url = self
-            .profile_picture_url
-            .as_ref()
-            .map(|p| errs.check("profile_picture_url", PictureUrl::parse(p.as_deref().unwrap_or(""))));
-        let status = self.status.as_deref().map(|s| errs.check("status", s.parse::<Status>()));
+        let email = self
+            .email
+            .as_deref()
+            .map(|e| errs.check("email", Email::parse(e)));
+        let username = self
+            .username
+            .as_deref()
+            .map(|u| errs.check("username", Username::parse(u)));
+        let display_name = self.display_name.as_ref().map(|d| {
+            errs.check(
+                "display_name",
+                DisplayName::parse(d.as_deref().unwrap_or("")),
+            )
+        });
+        let profile_picture_url = self.profile_picture_url.as_ref().map(|p| {
+            errs.check(
+                "profile_picture_url",
+                PictureUrl::parse(p.as_deref().unwrap_or("")),
+            )
+        });
+        let status = self
+            .status
+            .as_deref()
+            .map(|s| errs.check("status", s.parse::<Status>()));
         errs.finish(|| {
             Some(Changes {
                 email: email.map_or(Some(None), |e| e.map(Some))?,

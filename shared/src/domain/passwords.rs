@@ -21,7 +21,11 @@ impl NewPassword {
     pub const MIN_CHARS: usize = 8;
     pub const MAX_CHARS: usize = 128;
 
-    pub fn parse(raw: &str, email: Option<&Email>, username: Option<&Username>) -> Result<Self, &'static str> {
+    pub fn parse(
+        raw: &str,
+        email: Option<&Email>,
+        username: Option<&Username>,
+    ) -> Result<Self, &'static str> {
         let chars = raw.chars().count();
         if chars < Self::MIN_CHARS {
             return Err("must be at least 8 characters");
@@ -35,7 +39,9 @@ impl NewPassword {
         }
         let same_as = |other: &str| lower == other || lower.split('@').next() == Some(other);
         if email.is_some_and(|e| lower == e.as_str())
-            || email.and_then(|e| e.as_str().split('@').next()).is_some_and(same_as)
+            || email
+                .and_then(|e| e.as_str().split('@').next())
+                .is_some_and(same_as)
             || username.is_some_and(|u| same_as(u.as_str()))
         {
             return Err("must not be the email or username");

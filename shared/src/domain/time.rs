@@ -61,7 +61,8 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
-        Timestamp::parse(&raw).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
+        Timestamp::parse(&raw)
+            .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
     }
 }
 

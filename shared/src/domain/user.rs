@@ -214,9 +214,15 @@ impl LoginName {
     /// identifier is indistinguishable from an unknown one.
     pub fn parse(raw: &str) -> Self {
         if raw.contains('@') {
-            Email::parse(raw).map_or_else(|_| LoginName::Email(Email(raw.trim().to_lowercase())), LoginName::Email)
+            Email::parse(raw).map_or_else(
+                |_| LoginName::Email(Email(raw.trim().to_lowercase())),
+                LoginName::Email,
+            )
         } else {
-            Username::parse(raw).map_or_else(|_| LoginName::Username(Username(raw.trim().to_lowercase())), LoginName::Username)
+            Username::parse(raw).map_or_else(
+                |_| LoginName::Username(Username(raw.trim().to_lowercase())),
+                LoginName::Username,
+            )
         }
     }
 
@@ -291,9 +297,24 @@ mod tests {
 
     #[test]
     fn email_is_lowercased_and_checked() {
-        assert_eq!(Email::parse(" Ann.Lee+x@Example.COM ").unwrap().as_str(), "ann.lee+x@example.com");
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a..b@example.com",
-            ".a@example.com", "ann@-example.com", "anon-1@anon.invalid", "ann@example.c0m", "an n@example.com", "ann@exa_mple.com"] {
+        assert_eq!(
+            Email::parse(" Ann.Lee+x@Example.COM ").unwrap().as_str(),
+            "ann.lee+x@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a..b@example.com",
+            ".a@example.com",
+            "ann@-example.com",
+            "anon-1@anon.invalid",
+            "ann@example.c0m",
+            "an n@example.com",
+            "ann@exa_mple.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
         let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(190));
@@ -311,7 +332,10 @@ mod tests {
 
     #[test]
     fn display_name_trims_and_rejects_controls() {
-        assert_eq!(DisplayName::parse("  Ann Lee ").unwrap().unwrap().as_str(), "Ann Lee");
+        assert_eq!(
+            DisplayName::parse("  Ann Lee ").unwrap().unwrap().as_str(),
+            "Ann Lee"
+        );
         assert_eq!(DisplayName::parse("   ").unwrap(), None);
         assert!(DisplayName::parse("Ann\u{7}").is_err());
         assert!(DisplayName::parse(&"x".repeat(101)).is_err());
@@ -320,8 +344,15 @@ mod tests {
 
     #[test]
     fn picture_must_be_https() {
-        assert!(PictureUrl::parse("https://example.com/a.png").unwrap().is_some());
-        for bad in ["http://example.com/a.png", "javascript:alert(1)", "example.com/a.png", "https://"] {
+        assert!(PictureUrl::parse("https://example.com/a.png")
+            .unwrap()
+            .is_some());
+        for bad in [
+            "http://example.com/a.png",
+            "javascript:alert(1)",
+            "example.com/a.png",
+            "https://",
+        ] {
             assert!(PictureUrl::parse(bad).is_err(), "{bad:?} accepted");
         }
         let long = format!("https://example.com/{}", "a".repeat(2040));

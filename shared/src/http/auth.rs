@@ -29,7 +29,9 @@ impl FromRequestParts<AppState> for Auth {
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(Error::invalid_token());
         }
-        service::authenticate_bearer(state, token.trim()).await.map(Auth)
+        service::authenticate_bearer(state, token.trim())
+            .await
+            .map(Auth)
     }
 }
 

@@ -20,7 +20,11 @@ pub(super) async fn health(State(state): State<AppState>) -> Response {
         }
     };
     let s3 = async {
-        let call = state.s3.head_bucket().bucket(&state.config.bucket_name).send();
+        let call = state
+            .s3
+            .head_bucket()
+            .bucket(&state.config.bucket_name)
+            .send();
         match tokio::time::timeout(CHECK_TIMEOUT, call).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),

@@ -31,20 +31,36 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
-    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Parses a body in three steps so each failure gets its own precise answer.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::bad_request("malformed_json", "request body is empty"));
+        return Err(Error::bad_request(
+            "malformed_json",
+            "request body is empty",
+        ));
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| Error::bad_request("malformed_json", format!("request body is not valid JSON: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        Error::bad_request(
+            "malformed_json",
+            format!("request body is not valid JSON: {e}"),
+        )
+    })?;
     if let (serde_json::Value::Object(map), Some(known)) = (&value, struct_fields::<T>()) {
         let unknown: Vec<String> = map
             .keys()
@@ -72,7 +88,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
         axum::extract::Query::<T>::try_from_uri(&parts.uri)
             .map(|axum::extract::Query(value)| Query(value))
-            .map_err(|e| Error::bad_request("bad_request", format!("invalid query string: {}", e.body_text())))
+            .map_err(|e| {
+                Error::bad_request(
+                    "bad_request",
+                    format!("invalid query string: {}", e.body_text()),
+                )
+            })
     }
 }
 
@@ -141,13 +162,23 @@ mod tests {
     fn code(err: Error) -> String {
         use axum::response::IntoResponse;
         let res = err.into_response();
-        res.extensions().get::<crate::error::Problem>().unwrap().code.to_owned()
+        res.extensions()
+            .get::<crate::error::Problem>()
+            .unwrap()
+            .code
+            .to_owned()
     }
 
     #[test]
     fn parses_good_bodies() {
         let b: Body = parse(br#"{"email":"a@b.co","age":3}"#).unwrap();
-        assert_eq!(b, Body { email: "a@b.co".into(), age: Some(3) });
+        assert_eq!(
+            b,
+            Body {
+                email: "a@b.co".into(),
+                age: Some(3)
+            }
+        );
     }
 
     #[test]
@@ -163,25 +194,40 @@ mod tests {
 
     #[test]
     fn distinguishes_malformed_empty_and_wrong_types() {
-        assert_eq!(code(parse::<Body>(b"{\"email\":").unwrap_err()), "malformed_json");
+        assert_eq!(
+            code(parse::<Body>(b"{\"email\":").unwrap_err()),
+            "malformed_json"
+        );
         assert_eq!(code(parse::<Body>(b"  ").unwrap_err()), "malformed_json");
-        assert_eq!(code(parse::<Body>(b"\xff\xfe").unwrap_err()), "malformed_json");
+        assert_eq!(
+            code(parse::<Body>(b"\xff\xfe").unwrap_err()),
+            "malformed_json"
+        );
         match parse::<Body>(br#"{"email":"x","age":"old"}"#) {
             Err(Error::Validation(errors)) => assert_eq!(errors[0].field, "age"),
             other => panic!("unexpected {other:?}"),
         }
-        assert_eq!(code(parse::<Body>(b"[1,2]").unwrap_err()), "validation_failed");
+        assert_eq!(
+            code(parse::<Body>(b"[1,2]").unwrap_err()),
+            "validation_failed"
+        );
     }
 
     #[test]
     fn content_types() {
         let mut h = HeaderMap::new();
         assert!(!is_json(&h));
-        h.insert(header::CONTENT_TYPE, "application/json; charset=utf-8".parse().unwrap());
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
         assert!(is_json(&h));
         h.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
         assert!(!is_json(&h));
-        h.insert(header::CONTENT_TYPE, "application/merge-patch+json".parse().unwrap());
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/merge-patch+json".parse().unwrap(),
+        );
         assert!(is_json(&h));
     }
 }

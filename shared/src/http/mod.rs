@@ -27,7 +27,10 @@ pub fn app(routes: Router<AppState>, state: AppState) -> Router {
 }
 
 /// The user representation with its `ETag` (`"<version>"`).
-pub fn user_response(status: axum::http::StatusCode, user: &crate::domain::User) -> axum::response::Response {
+pub fn user_response(
+    status: axum::http::StatusCode,
+    user: &crate::domain::User,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     let mut res = (status, axum::Json(user)).into_response();
     if let Ok(v) = axum::http::HeaderValue::from_str(&etag(user.version)) {

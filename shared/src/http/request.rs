@@ -21,11 +21,14 @@ pub struct RequestId(pub String);
 
 impl RequestId {
     fn of(parts: &axum::http::request::Request<axum::body::Body>) -> Self {
-        let gateway = parts.extensions().get::<RequestContext>().and_then(|ctx| match ctx {
-            RequestContext::ApiGatewayV2(c) => c.request_id.clone(),
-            RequestContext::ApiGatewayV1(c) => c.request_id.clone(),
-            _ => None,
-        });
+        let gateway = parts
+            .extensions()
+            .get::<RequestContext>()
+            .and_then(|ctx| match ctx {
+                RequestContext::ApiGatewayV2(c) => c.request_id.clone(),
+                RequestContext::ApiGatewayV1(c) => c.request_id.clone(),
+                _ => None,
+            });
         let lambda = || {
             parts
                 .extensions()
@@ -62,11 +65,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
-        let gateway = parts.extensions.get::<RequestContext>().and_then(|ctx| match ctx {
-            RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
-            RequestContext::ApiGatewayV1(c) => c.identity.source_ip.clone(),
-            _ => None,
-        });
+        let gateway = parts
+            .extensions
+            .get::<RequestContext>()
+            .and_then(|ctx| match ctx {
+                RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
+                RequestContext::ApiGatewayV1(c) => c.identity.source_ip.clone(),
+                _ => None,
+            });
         if let Some(ip) = gateway.and_then(|ip| ip.parse().ok()) {
             return Ok(ClientIp(ip));
         }

@@ -32,8 +32,13 @@ impl ApiKeyRecord {
         Ok(Self {
             id: item.s("sk")?.to_owned(),
             name: item.s("name")?.to_owned(),
-            scopes: item.string_set("scopes").iter().filter_map(|s| s.parse().ok()).collect(),
-            created_at: ts("created_at").ok_or_else(|| StoreError::Corrupt("api key created_at".into()))?,
+            scopes: item
+                .string_set("scopes")
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
+            created_at: ts("created_at")
+                .ok_or_else(|| StoreError::Corrupt("api key created_at".into()))?,
             created_by: item.s("created_by")?.to_owned(),
             expires_at: ts("expires_at"),
             last_used_at: ts("last_used_at"),
@@ -43,7 +48,10 @@ impl ApiKeyRecord {
 }
 
 fn key(id: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([("pk".to_owned(), s(keys::API_KEYS)), ("sk".to_owned(), s(id))])
+    HashMap::from([
+        ("pk".to_owned(), s(keys::API_KEYS)),
+        ("sk".to_owned(), s(id)),
+    ])
 }
 
 impl Store {
@@ -81,7 +89,9 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::aws)?;
-        out.item.map(|i| ApiKeyRecord::from_item(&Item(i))).transpose()
+        out.item
+            .map(|i| ApiKeyRecord::from_item(&Item(i)))
+            .transpose()
     }
 
     pub async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
@@ -99,7 +109,10 @@ impl Store {
             .await;
         pages
             .into_iter()
-            .map(|r| r.map_err(StoreError::aws).and_then(|i| ApiKeyRecord::from_item(&Item(i))))
+            .map(|r| {
+                r.map_err(StoreError::aws)
+                    .and_then(|i| ApiKeyRecord::from_item(&Item(i)))
+            })
             .collect()
     }
 
@@ -134,7 +147,12 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(StoreError::aws(e)),
         }
     }

@@ -52,6 +52,8 @@ impl Store {
             .await
             .map_err(StoreError::aws)?;
         let item = Item(out.item.unwrap_or_default());
-        Ok(std::array::from_fn(|m| item.opt_n::<i64>(&format!("m{}", m + 1)).unwrap_or(0)))
+        Ok(std::array::from_fn(|m| {
+            item.opt_n::<i64>(&format!("m{}", m + 1)).unwrap_or(0)
+        }))
     }
 }

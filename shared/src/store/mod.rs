@@ -31,7 +31,9 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn aws<E: std::error::Error + 'static>(err: aws_sdk_dynamodb::error::SdkError<E>) -> Self {
+    pub(crate) fn aws<E: std::error::Error + 'static>(
+        err: aws_sdk_dynamodb::error::SdkError<E>,
+    ) -> Self {
         use std::error::Error as _;
         // The SDK's Display is terse; the source chain carries the service's message.
         let mut text = err.to_string();

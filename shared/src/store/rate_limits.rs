@@ -16,7 +16,13 @@ const TTL_SLACK_SECS: u64 = 60;
 
 impl Store {
     /// Counts one hit; refuses it (without counting) once the window is full.
-    pub async fn hit(&self, action: Action, subject: &str, limit: Limit, now: u64) -> Result<Result<(), RateLimited>, StoreError> {
+    pub async fn hit(
+        &self,
+        action: Action,
+        subject: &str,
+        limit: Limit,
+        now: u64,
+    ) -> Result<Result<(), RateLimited>, StoreError> {
         let window = Window::at(limit, now);
         let (pk, sk) = keys::rate_limit(action.as_str(), subject, window.start);
         let result = self
@@ -36,7 +42,12 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(Ok(())),
-            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
                 Ok(Err(RateLimited {
                     limit: limit.count,
                     remaining: 0,
@@ -49,7 +60,13 @@ impl Store {
 
     /// Whether the window is already full, without counting (the lockout check before a
     /// login attempt).
-    pub async fn is_limited(&self, action: Action, subject: &str, limit: Limit, now: u64) -> Result<Result<(), RateLimited>, StoreError> {
+    pub async fn is_limited(
+        &self,
+        action: Action,
+        subject: &str,
+        limit: Limit,
+        now: u64,
+    ) -> Result<Result<(), RateLimited>, StoreError> {
         let window = Window::at(limit, now);
         let (pk, sk) = keys::rate_limit(action.as_str(), subject, window.start);
         let out = self
@@ -74,7 +91,13 @@ impl Store {
     }
 
     /// Counts one hit whatever the count (a failed login always counts).
-    pub async fn record_hit(&self, action: Action, subject: &str, limit: Limit, now: u64) -> Result<(), StoreError> {
+    pub async fn record_hit(
+        &self,
+        action: Action,
+        subject: &str,
+        limit: Limit,
+        now: u64,
+    ) -> Result<(), StoreError> {
         let window = Window::at(limit, now);
         let (pk, sk) = keys::rate_limit(action.as_str(), subject, window.start);
         self.client

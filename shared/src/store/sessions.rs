@@ -69,16 +69,30 @@ pub enum Rotation {
 
 impl Store {
     pub(super) fn session_delete(&self, user: UserId, session_id: &str) -> Write {
-        Write::delete(&self.table, session_key(user, session_id), None, HashMap::new())
+        Write::delete(
+            &self.table,
+            session_key(user, session_id),
+            None,
+            HashMap::new(),
+        )
     }
 
     pub(super) fn session_put(&self, session: &SessionRecord) -> Write {
-        Write::put(&self.table, session.to_item(), Some("attribute_not_exists(pk)"), HashMap::new())
+        Write::put(
+            &self.table,
+            session.to_item(),
+            Some("attribute_not_exists(pk)"),
+            HashMap::new(),
+        )
     }
 
     /// The session if it exists and has not expired, read consistently so that a revoked
     /// session is refused on its very next use.
-    pub async fn session(&self, user: UserId, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
+    pub async fn session(
+        &self,
+        user: UserId,
+        session_id: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -97,7 +111,13 @@ impl Store {
     }
 
     /// Swaps the refresh hash, but only if `old_hash` is still the current one.
-    pub async fn rotate_refresh(&self, user: UserId, session_id: &str, old_hash: &str, new_hash: &str) -> Result<Rotation, StoreError> {
+    pub async fn rotate_refresh(
+        &self,
+        user: UserId,
+        session_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<Rotation, StoreError> {
         let result = self
             .client
             .update_item()
@@ -111,7 +131,12 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(Rotation::Rotated),
-            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
                 Ok(Rotation::Stale)
             }
             Err(e) => Err(StoreError::aws(e)),
@@ -130,11 +155,20 @@ impl Store {
     }
 
     /// Ends the given sessions of one user in a single transaction.
-    pub async fn end_sessions(&self, user: UserId, sessions: &[SessionRecord]) -> Result<(), StoreError> {
+    pub async fn end_sessions(
+        &self,
+        user: UserId,
+        sessions: &[SessionRecord],
+    ) -> Result<(), StoreError> {
         // MAX_SESSIONS_PER_USER is at most 100, the transaction size limit.
         for chunk in sessions.chunks(100) {
-            let writes = chunk.iter().map(|s| self.session_delete(user, &s.id)).collect();
-            self.transact(writes).await.map_err(|e| StoreError::Aws(e.to_string()))?;
+            let writes = chunk
+                .iter()
+                .map(|s| self.session_delete(user, &s.id))
+                .collect();
+            self.transact(writes)
+                .await
+                .map_err(|e| StoreError::Aws(e.to_string()))?;
         }
         Ok(())
     }
@@ -174,7 +208,11 @@ impl Store {
                 values,
             ),
         ];
-        writes.extend(evict.iter().map(|e| self.session_delete(session.user_id, &e.id)));
+        writes.extend(
+            evict
+                .iter()
+                .map(|e| self.session_delete(session.user_id, &e.id)),
+        );
         writes.push(self.audit_write(audit));
         match self.transact(writes).await {
             Ok(()) => Ok(true),

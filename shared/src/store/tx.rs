@@ -48,7 +48,14 @@ impl Write {
         Self(TransactWriteItem::builder().put(put).build())
     }
 
-    pub fn update(table: &str, key: Attrs, expression: &str, condition: Option<&str>, names: Attrs2, values: Attrs) -> Self {
+    pub fn update(
+        table: &str,
+        key: Attrs,
+        expression: &str,
+        condition: Option<&str>,
+        names: Attrs2,
+        values: Attrs,
+    ) -> Self {
         let update = Update::builder()
             .table_name(table)
             .set_key(Some(key))
@@ -98,7 +105,11 @@ impl Store {
                         .iter()
                         .map(|r| r.code().map(str::to_owned).filter(|c| c != "None"))
                         .collect();
-                    if reasons.iter().flatten().any(|c| c == "ConditionalCheckFailed") {
+                    if reasons
+                        .iter()
+                        .flatten()
+                        .any(|c| c == "ConditionalCheckFailed")
+                    {
                         return Err(TxError::Cancelled(reasons));
                     }
                     true

@@ -9,7 +9,10 @@ use super::keys;
 use super::sessions::SessionRecord;
 use super::tx::{Attrs, TxError, Write};
 use super::{Store, StoreError};
-use crate::domain::{AuditEvent, DisplayName, Email, LoginName, PictureUrl, Status, Timestamp, User, UserId, Username};
+use crate::domain::{
+    AuditEvent, DisplayName, Email, LoginName, PictureUrl, Status, Timestamp, User, UserId,
+    Username,
+};
 
 /// Why a user write was refused.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +53,10 @@ fn user_item(u: &User) -> Attrs {
     // Directory index keys: one partition, sort keys that make each sort order a Query.
     put("dir", s(keys::DIRECTORY));
     put("created_sk", s(format!("{}#{}", u.created_at, u.id)));
-    let name = u.display_name.as_ref().map_or(String::new(), |d| d.as_str().to_lowercase());
+    let name = u
+        .display_name
+        .as_ref()
+        .map_or(String::new(), |d| d.as_str().to_lowercase());
     put("name_sk", s(format!("{name}#{}", u.id)));
     if let Some(d) = &u.display_name {
         put("display_name", s(d.as_str()));
@@ -72,7 +78,9 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 pub(super) fn user_from(item: &Item) -> Result<User, StoreError> {
-    let ts = |name: &str| -> Result<Timestamp, StoreError> { Timestamp::parse(item.s(name)?).ok_or_else(|| corrupt(name)) };
+    let ts = |name: &str| -> Result<Timestamp, StoreError> {
+        Timestamp::parse(item.s(name)?).ok_or_else(|| corrupt(name))
+    };
     let opt_ts = |name: &str| item.opt_s(name).and_then(Timestamp::parse);
     // Anonymised users hold placeholders that are not valid input, so stored values are
     // trusted as written rather than re-validated.
@@ -81,7 +89,9 @@ pub(super) fn user_from(item: &Item) -> Result<User, StoreError> {
         email: Email::from_store(item.s("email")?),
         username: Username::from_store(item.s("username")?),
         display_name: item.opt_s("display_name").map(DisplayName::from_store),
-        profile_picture_url: item.opt_s("profile_picture_url").map(PictureUrl::from_store),
+        profile_picture_url: item
+            .opt_s("profile_picture_url")
+            .map(PictureUrl::from_store),
         status: item.s("status")?.parse().map_err(|_| corrupt("status"))?,
         is_admin: item.bool("is_admin"),
         created_at: ts("created_at")?,
@@ -174,7 +184,12 @@ impl Store {
     }
 
     pub(super) fn audit_write(&self, event: &AuditEvent) -> Write {
-        Write::put(&self.table, super::audit::audit_item(event), None, HashMap::new())
+        Write::put(
+            &self.table,
+            super::audit::audit_item(event),
+            None,
+            HashMap::new(),
+        )
     }
 
     /// Creates a user with its reservations, counters and audit event, all or nothing.
@@ -182,8 +197,18 @@ impl Store {
         let not_exists = Some("attribute_not_exists(pk)");
         let writes = vec![
             Write::put(&self.table, user_item(user), not_exists, HashMap::new()),
-            Write::put(&self.table, reservation_item(keys::email(&user.email), user.id), not_exists, HashMap::new()),
-            Write::put(&self.table, reservation_item(keys::username(&user.username), user.id), not_exists, HashMap::new()),
+            Write::put(
+                &self.table,
+                reservation_item(keys::email(&user.email), user.id),
+                not_exists,
+                HashMap::new(),
+            ),
+            Write::put(
+                &self.table,
+                reservation_item(keys::username(&user.username), user.id),
+                not_exists,
+                HashMap::new(),
+            ),
             self.counter_write(Deltas::between(None, Some(user))),
             self.signup_write(user.created_at),
             self.audit_write(audit),
@@ -217,7 +242,9 @@ impl Store {
         let owned = Some("user_id = :id");
         let id_value = || HashMap::from([(":id".to_owned(), s(before.id.to_string()))]);
         let new_email = after.map(|a| &a.email).filter(|e| **e != before.email);
-        let new_username = after.map(|a| &a.username).filter(|u| **u != before.username);
+        let new_username = after
+            .map(|a| &a.username)
+            .filter(|u| **u != before.username);
         if after.is_none() || new_email.is_some() {
             let (pk, sk) = keys::email(&before.email);
             writes.push(Write::delete(&self.table, key(pk, sk), owned, id_value()));
@@ -225,7 +252,12 @@ impl Store {
         if let Some(email) = new_email {
             email_at = Some(writes.len());
             let item = reservation_item(keys::email(email), before.id);
-            writes.push(Write::put(&self.table, item, Some("attribute_not_exists(pk)"), HashMap::new()));
+            writes.push(Write::put(
+                &self.table,
+                item,
+                Some("attribute_not_exists(pk)"),
+                HashMap::new(),
+            ));
         }
         if after.is_none() || new_username.is_some() {
             let (pk, sk) = keys::username(&before.username);
@@ -234,7 +266,12 @@ impl Store {
         if let Some(username) = new_username {
             username_at = Some(writes.len());
             let item = reservation_item(keys::username(username), before.id);
-            writes.push(Write::put(&self.table, item, Some("attribute_not_exists(pk)"), HashMap::new()));
+            writes.push(Write::put(
+                &self.table,
+                item,
+                Some("attribute_not_exists(pk)"),
+                HashMap::new(),
+            ));
         }
         let deltas = Deltas::between(Some(before), after);
         let mut counter_at = None;
@@ -270,7 +307,10 @@ impl Store {
     }
 
     /// The user and its live sessions (oldest first), in one consistent Query of its partition.
-    pub async fn user_with_sessions(&self, id: UserId) -> Result<Option<(User, Vec<SessionRecord>)>, StoreError> {
+    pub async fn user_with_sessions(
+        &self,
+        id: UserId,
+    ) -> Result<Option<(User, Vec<SessionRecord>)>, StoreError> {
         let out = self
             .client
             .query()

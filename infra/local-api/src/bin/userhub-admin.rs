@@ -13,9 +13,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(2);
     }
     let ctx = Ctx::from_env().await?;
-    let email = std::env::var("BOOTSTRAP_ADMIN_EMAIL").ok().filter(|v| !v.is_empty());
-    let password = std::env::var("BOOTSTRAP_ADMIN_PASSWORD").ok().filter(|v| !v.is_empty());
-    match ensure_admin(&ctx, email, password).await.map_err(|e| format!("{e}: {e:?}"))? {
+    let email = std::env::var("BOOTSTRAP_ADMIN_EMAIL")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let password = std::env::var("BOOTSTRAP_ADMIN_PASSWORD")
+        .ok()
+        .filter(|v| !v.is_empty());
+    match ensure_admin(&ctx, email, password)
+        .await
+        .map_err(|e| format!("{e}: {e:?}"))?
+    {
         Bootstrap::Exists => println!("an active admin exists already; nothing to do"),
         Bootstrap::Created { email } => println!("created admin {email}"),
         Bootstrap::Generated { email, password } => {
