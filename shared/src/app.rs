@@ -20,6 +20,7 @@ pub struct Ctx {
     pub s3: aws_sdk_s3::Client,
     pub tokens: TokenKeys,
     pub clock: Clock,
+    pub cursors: crate::http::cursor::CursorKey,
 }
 
 /// Wall-clock time for time windows, with an offset tests can move forward instead of
@@ -76,6 +77,7 @@ impl Ctx {
             s3,
             tokens: TokenKeys::new(&config),
             clock: Clock::default(),
+            cursors: crate::http::cursor::CursorKey::derive(&config.jwt_secret),
             config,
         })
     }

@@ -3,7 +3,7 @@
 
 use crate::auth::passwords;
 use crate::domain::input::{Changes, NewUser};
-use crate::domain::{Actor, AuditEvent, Status, Timestamp, User, UserId};
+use crate::domain::{Actor, AuditEvent, Email, Status, Timestamp, User, UserId, Username};
 use crate::store::{SessionRecord, WriteError};
 use crate::{Ctx, Error};
 
@@ -58,16 +58,26 @@ pub async fn create(
 /// How many times a write without `If-Match` re-reads and re-applies after losing a race.
 const UPDATE_ATTEMPTS: usize = 3;
 
-/// Applies `changes` to the user. With `if_match`, a version mismatch is a 412; without,
-/// a lost race re-reads and re-applies, so no concurrent update is ever lost.
-pub async fn update(
+/// What a change makes of a user: its new state (`None` erases it) and the names of the
+/// fields that changed (empty: nothing to write).
+pub struct Outcome {
+    pub after: Option<User>,
+    pub fields: Vec<&'static str>,
+}
+
+/// Reads the user, applies `change`, and writes the result conditionally on the version
+/// read. With `if_match`, a version mismatch is a 412; without, a lost race re-reads and
+/// re-applies, so no concurrent update is ever lost. Returns the user as it is afterwards
+/// (`None` once erased).
+pub async fn change(
     ctx: &Ctx,
     id: UserId,
-    changes: &Changes,
     if_match: Option<u64>,
-    actor: Actor,
+    actor: &Actor,
+    action: &str,
     request_id: &str,
-) -> Result<User, Error> {
+    change: impl Fn(&User) -> Result<Outcome, Error>,
+) -> Result<Option<User>, Error> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -79,19 +89,31 @@ pub async fn update(
         if if_match.is_some_and(|v| v != user.version) {
             return Err(Error::PreconditionFailed);
         }
-        let (mut after, fields) = changes.apply(&user);
+        let Outcome { after, fields } = change(&user)?;
         if fields.is_empty() {
-            return Ok(user);
+            return Ok(Some(user));
         }
-        after.version = user.version + 1;
-        after.updated_at = Timestamp::now();
+        let after = after.map(|mut a| {
+            a.version = user.version + 1;
+            a.updated_at = Timestamp::now();
+            a
+        });
         // Losing access or privileges takes effect at once: the sessions (and the role
         // claims of their access tokens) end with the change.
-        let ends_sessions = (user.status == Status::Active && after.status != Status::Active)
-            || user.is_admin != after.is_admin;
+        let ends_sessions = match &after {
+            None => true,
+            Some(a) => {
+                (user.status == Status::Active && a.status != Status::Active)
+                    || user.is_admin != a.is_admin
+            }
+        };
         let end: &[SessionRecord] = if ends_sessions { &sessions } else { &[] };
-        let audit = AuditEvent::new(id, actor.clone(), "updated", request_id).with_fields(fields);
-        match ctx.store.save_user(&user, Some(&after), &audit, end).await {
+        let audit = AuditEvent::new(id, actor.clone(), action, request_id).with_fields(fields);
+        match ctx
+            .store
+            .save_user(&user, after.as_ref(), &audit, end)
+            .await
+        {
             Ok(()) => return Ok(after),
             Err(WriteError::VersionMismatch) if if_match.is_none() && attempt < UPDATE_ATTEMPTS => {
                 continue
@@ -99,4 +121,128 @@ pub async fn update(
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Applies a PATCH.
+pub async fn update(
+    ctx: &Ctx,
+    id: UserId,
+    changes: &Changes,
+    if_match: Option<u64>,
+    actor: Actor,
+    request_id: &str,
+) -> Result<User, Error> {
+    let updated = change(ctx, id, if_match, &actor, "updated", request_id, |user| {
+        let (after, fields) = changes.apply(user);
+        Ok(Outcome {
+            after: Some(after),
+            fields,
+        })
+    })
+    .await?;
+    updated.ok_or(Error::NotFound)
+}
+
+/// The lifecycle moves an admin can make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Activate,
+    Deactivate,
+    SoftDelete,
+    Restore,
+    Anonymize,
+    HardDelete,
+}
+
+impl Transition {
+    pub fn action(self) -> &'static str {
+        match self {
+            Transition::Activate => "activated",
+            Transition::Deactivate => "deactivated",
+            Transition::SoftDelete => "deleted",
+            Transition::Restore => "restored",
+            Transition::Anonymize => "anonymized",
+            Transition::HardDelete => "erased",
+        }
+    }
+
+    /// The user after the move, or why the move is not possible from its current state.
+    pub fn apply(self, user: &User) -> Result<Outcome, Error> {
+        let anonymized = user.email == Email::anonymised(user.id);
+        let refuse = |detail: &str| Err(Error::conflict("conflict", detail));
+        let with_status = |status: Status| {
+            let mut after = user.clone();
+            after.status = status;
+            let fields = if user.status == status {
+                vec![]
+            } else {
+                vec!["status"]
+            };
+            Ok(Outcome {
+                after: Some(after),
+                fields,
+            })
+        };
+        match (self, user.status) {
+            (Transition::Activate | Transition::Deactivate, Status::Deleted) => {
+                refuse("the user is deleted; restore it first")
+            }
+            (Transition::Activate, _) => with_status(Status::Active),
+            (Transition::Deactivate, _) => with_status(Status::Inactive),
+            (Transition::SoftDelete, _) => with_status(Status::Deleted),
+            (Transition::Restore, _) if anonymized => {
+                refuse("an anonymized user cannot be restored")
+            }
+            (Transition::Restore, Status::Deleted) => with_status(Status::Active),
+            (Transition::Restore, _) => refuse("only a deleted user can be restored"),
+            (Transition::Anonymize, _) => {
+                let mut after = user.clone();
+                after.email = Email::anonymised(user.id);
+                after.username = Username::anonymised(user.id);
+                after.display_name = None;
+                after.profile_picture_url = None;
+                after.password_hash = None;
+                after.last_login_at = None;
+                after.status = Status::Deleted;
+                let fields = vec![
+                    "email",
+                    "username",
+                    "display_name",
+                    "profile_picture_url",
+                    "password",
+                    "last_login_at",
+                    "status",
+                ];
+                Ok(Outcome {
+                    after: Some(after),
+                    fields,
+                })
+            }
+            (Transition::HardDelete, _) => Ok(Outcome {
+                after: None,
+                fields: vec!["*"],
+            }),
+        }
+    }
+}
+
+/// Moves the user through its lifecycle; `None` once it is erased.
+pub async fn transition(
+    ctx: &Ctx,
+    id: UserId,
+    transition: Transition,
+    if_match: Option<u64>,
+    actor: Actor,
+    request_id: &str,
+) -> Result<Option<User>, Error> {
+    change(
+        ctx,
+        id,
+        if_match,
+        &actor,
+        transition.action(),
+        request_id,
+        |user| transition.apply(user),
+    )
+    .await
 }

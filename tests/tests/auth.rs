@@ -203,7 +203,7 @@ async fn unknown_email_and_wrong_password_look_the_same() {
     attempt("nobody@example.com").await;
     let (mut known, mut unknown) = (Vec::new(), Vec::new());
     let mut bodies = Vec::new();
-    for _ in 0..15 {
+    for _ in 0..21 {
         for (email, times) in [
             ("known@example.com", &mut known),
             ("nobody@example.com", &mut unknown),

@@ -77,10 +77,12 @@ pub async fn login(
         ctx.store.reserved_by(&name),
     );
     lockout?.map_err(Error::RateLimited)?;
-    let found = match owner? {
-        Some(id) => ctx.store.user_with_sessions(id).await?,
-        None => None,
-    };
+    // An unknown name still reads a (fresh, empty) partition, so both paths make the same
+    // round trips as well as the same one hash.
+    let found = ctx
+        .store
+        .user_with_sessions(owner?.unwrap_or_default())
+        .await?;
     let stored_hash = found.as_ref().and_then(|(u, _)| u.password_hash.clone());
     let verified = passwords::verify(password, stored_hash.clone()).await?;
     let login_ok = !matches!(verified, Verified::No);

@@ -90,3 +90,25 @@ impl Store {
         Ok(())
     }
 }
+
+/// Where a Query stopped, as plain strings (every key attribute of ours is a string).
+pub type Position = std::collections::BTreeMap<String, String>;
+
+/// One page of a list and where the next one starts.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Position>,
+}
+
+pub(crate) fn position_to_key(p: Position) -> std::collections::HashMap<String, AttributeValue> {
+    p.into_iter()
+        .map(|(k, v)| (k, AttributeValue::S(v)))
+        .collect()
+}
+
+pub(crate) fn key_to_position(k: std::collections::HashMap<String, AttributeValue>) -> Position {
+    k.into_iter()
+        .filter_map(|(name, v)| v.as_s().ok().map(|s| (name, s.clone())))
+        .collect()
+}

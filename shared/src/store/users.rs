@@ -361,3 +361,27 @@ impl Store {
             .and_then(|i| Item(i).opt_s("user_id").and_then(UserId::parse)))
     }
 }
+
+impl Store {
+    /// The user holding `email`, through the `email-index` GSI (eventually consistent: for
+    /// lookups, not for deciding uniqueness).
+    pub async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("email-index")
+            .key_condition_expression("email = :email")
+            .expression_attribute_values(":email", s(email.as_str()))
+            .limit(1)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(|i| user_from(&Item(i)))
+            .transpose()
+    }
+}
