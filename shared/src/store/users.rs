@@ -37,7 +37,7 @@ pub(super) fn profile_key(id: UserId) -> Attrs {
     key(keys::user_pk(id), keys::PROFILE)
 }
 
-fn user_item(u: &User) -> Attrs {
+pub(super) fn user_item(u: &User) -> Attrs {
     let mut item = profile_key(u.id);
     let mut put = |k: &str, v: AttributeValue| {
         item.insert(k.to_owned(), v);
