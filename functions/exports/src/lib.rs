@@ -32,19 +32,25 @@ pub fn routes() -> Router<AppState> {
         .route("/users/export-full", get(export_full))
 }
 
-/// Admins and `users:export` keys, while the features the export needs are on.
-fn allow(ctx: &Ctx, principal: &Principal, fields: Option<Fields>) -> Result<(), Error> {
+/// Admins and `users:export` keys, while exports are on.
+fn allow(ctx: &Ctx, principal: &Principal) -> Result<(), Error> {
     principal.require_scope(Scope::UsersExport)?;
-    let mut needed = vec![Feature::UsersExport];
-    if fields == Some(Fields::Full) {
-        needed.push(Feature::UsersExportFull);
+    require(ctx, Feature::UsersExport)
+}
+
+/// Full exports have a feature of their own.
+fn allow_fields(ctx: &Ctx, fields: Fields) -> Result<(), Error> {
+    match fields {
+        Fields::Minimal => Ok(()),
+        Fields::Full => require(ctx, Feature::UsersExportFull),
     }
-    match needed
-        .into_iter()
-        .find(|f| !ctx.config.features.enabled(*f))
-    {
-        Some(disabled) => Err(Error::FeatureDisabled(disabled)),
-        None => Ok(()),
+}
+
+fn require(ctx: &Ctx, feature: Feature) -> Result<(), Error> {
+    if ctx.config.features.enabled(feature) {
+        Ok(())
+    } else {
+        Err(Error::FeatureDisabled(feature))
     }
 }
 
@@ -53,9 +59,9 @@ async fn create(
     Auth(principal): Auth,
     Json(input): Json<ExportInput>,
 ) -> Result<Response, Error> {
-    allow(&ctx, &principal, None)?;
+    allow(&ctx, &principal)?;
     let request = input.validate()?;
-    allow(&ctx, &principal, Some(request.fields))?;
+    allow_fields(&ctx, request.fields)?;
     let requested_by = Actor::of(&principal).to_string();
     let job = export::start(&ctx, request, requested_by, Trigger::Api).await?;
     let location = format!("/exports/{}", job.id);
@@ -75,7 +81,7 @@ async fn read(
     Auth(principal): Auth,
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
-    allow(&ctx, &principal, None)?;
+    allow(&ctx, &principal)?;
     if !ExportJob::is_id(&id) {
         return Err(Error::NotFound);
     }
@@ -89,7 +95,7 @@ async fn list(
     Query(params): Query<PageParams>,
     uri: Uri,
 ) -> Result<Response, Error> {
-    allow(&ctx, &principal, None)?;
+    allow(&ctx, &principal)?;
     let limit = params.limit()?;
     let after = params
         .cursor
@@ -158,7 +164,8 @@ async fn export_now(
     fields: Fields,
     filters: ExportFilters,
 ) -> Result<Response, Error> {
-    allow(ctx, principal, Some(fields))?;
+    allow(ctx, principal)?;
+    allow_fields(ctx, fields)?;
     if let Some(other) = format.filter(|f| f != Format::Csv.as_str()) {
         return Err(export::unsupported_format(&other));
     }

@@ -21,7 +21,7 @@ pub enum ExportError {
     Scan(#[from] StoreError),
     #[error("encoding the file failed")]
     Encode(#[from] EncodeError),
-    #[error("writing the file to S3 failed while {}", .0.stage())]
+    #[error("writing the file to S3 failed while {}", .0.call.stage())]
     Upload(#[from] UploadError),
     #[error("the export did not finish within {} s", .0.as_secs())]
     TimedOut(Duration),

@@ -7,16 +7,46 @@ use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPa
 use bytes::Bytes;
 use tokio::task::JoinSet;
 
+/// The S3 calls an upload makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    Create,
+    UploadPart,
+    Complete,
+    Abort,
+}
+
+impl Call {
+    fn name(self) -> &'static str {
+        match self {
+            Call::Create => "CreateMultipartUpload",
+            Call::UploadPart => "UploadPart",
+            Call::Complete => "CompleteMultipartUpload",
+            Call::Abort => "AbortMultipartUpload",
+        }
+    }
+
+    /// What was going on, in words for a job's error summary.
+    pub fn stage(self) -> &'static str {
+        match self {
+            Call::Create => "starting the upload",
+            Call::UploadPart => "uploading a part",
+            Call::Complete => "completing the upload",
+            Call::Abort => "aborting the upload",
+        }
+    }
+}
+
 /// An S3 call that failed. The text is for logs; clients get the export's own summary.
 #[derive(Debug, thiserror::Error)]
-#[error("s3 {action}: {detail}")]
+#[error("s3 {}: {detail}", .call.name())]
 pub struct UploadError {
-    action: &'static str,
+    pub call: Call,
     detail: String,
 }
 
 impl UploadError {
-    fn new(action: &'static str, err: impl std::error::Error) -> Self {
+    fn new(call: Call, err: impl std::error::Error) -> Self {
         // The SDK's Display is terse; the source chain carries the service's message.
         let mut detail = err.to_string();
         let mut source = err.source();
@@ -25,17 +55,7 @@ impl UploadError {
             detail.push_str(&s.to_string());
             source = s.source();
         }
-        Self { action, detail }
-    }
-
-    /// What was going on, in words for the job's error summary.
-    pub fn stage(&self) -> &'static str {
-        match self.action {
-            "CreateMultipartUpload" => "starting the upload",
-            "UploadPart" => "uploading a part",
-            "CompleteMultipartUpload" => "completing the upload",
-            _ => "talking to S3",
-        }
+        Self { call, detail }
     }
 }
 
@@ -71,9 +91,9 @@ impl Multipart {
             .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .send()
             .await
-            .map_err(|e| UploadError::new("CreateMultipartUpload", e))?;
+            .map_err(|e| UploadError::new(Call::Create, e))?;
         let upload_id = out.upload_id.ok_or_else(|| UploadError {
-            action: "CreateMultipartUpload",
+            call: Call::Create,
             detail: "no upload id in the response".into(),
         })?;
         Ok(Self {
@@ -96,7 +116,7 @@ impl Multipart {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| UploadError::new("UploadPart", e))?;
+            .map_err(|e| UploadError::new(Call::UploadPart, e))?;
         Ok(CompletedPart::builder()
             .part_number(number)
             .set_e_tag(out.e_tag)
@@ -117,7 +137,7 @@ impl Multipart {
             )
             .send()
             .await
-            .map_err(|e| UploadError::new("CompleteMultipartUpload", e))?;
+            .map_err(|e| UploadError::new(Call::Complete, e))?;
         Ok(())
     }
 
@@ -130,7 +150,7 @@ impl Multipart {
             .upload_id(&self.upload_id)
             .send()
             .await
-            .map_err(|e| UploadError::new("AbortMultipartUpload", e))?;
+            .map_err(|e| UploadError::new(Call::Abort, e))?;
         Ok(())
     }
 }
@@ -181,7 +201,7 @@ impl PartWriter {
     async fn settle(&mut self) -> Result<(), UploadError> {
         while let Some(joined) = self.in_flight.join_next().await {
             let part = joined.map_err(|e| UploadError {
-                action: "UploadPart",
+                call: Call::UploadPart,
                 detail: format!("upload task failed: {e}"),
             })??;
             self.done.push(part);

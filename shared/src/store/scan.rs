@@ -32,10 +32,11 @@ const PROFILE_ATTRIBUTES: [&str; 11] = [
     "version",
 ];
 
-/// A Scan's filter: only user profiles, narrowed by the export's filters.
+/// A Scan's filter (only user profiles, narrowed by the export's filters) and projection.
 #[derive(Debug, Clone)]
 struct ScanFilter {
     expression: String,
+    projection: String,
     names: HashMap<String, String>,
     values: HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
 }
@@ -76,8 +77,14 @@ impl ScanFilter {
             terms.push("begins_with(#email, :email)");
             values.insert(":email".into(), s(prefix));
         }
+        let projection = PROFILE_ATTRIBUTES
+            .iter()
+            .map(|a| format!("#{a}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         Self {
             expression: terms.join(" AND "),
+            projection,
             names,
             values,
         }
@@ -135,11 +142,6 @@ impl Store {
         total: u32,
         tx: mpsc::Sender<Result<User, StoreError>>,
     ) {
-        let projection = PROFILE_ATTRIBUTES
-            .iter()
-            .map(|a| format!("#{a}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let mut pages = self
             .client
             .scan()
@@ -147,7 +149,7 @@ impl Store {
             .segment(segment as i32)
             .total_segments(total as i32)
             .filter_expression(filter.expression)
-            .projection_expression(projection)
+            .projection_expression(filter.projection)
             .set_expression_attribute_names(Some(filter.names))
             .set_expression_attribute_values(Some(filter.values))
             .into_paginator()
@@ -166,5 +168,56 @@ impl Store {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Timestamp;
+
+    /// DynamoDB refuses a request with a name or value its expressions do not use.
+    fn assert_all_used(f: &ScanFilter) {
+        for name in f.names.keys() {
+            assert!(
+                f.expression.contains(name.as_str()) || f.projection.contains(name.as_str()),
+                "{name} unused"
+            );
+        }
+        for value in f.values.keys() {
+            assert!(f.expression.contains(value.as_str()), "{value} unused");
+        }
+    }
+
+    #[test]
+    fn no_status_means_everything_but_deleted() {
+        let f = ScanFilter::of(&ExportFilters::default());
+        assert_eq!(
+            f.expression,
+            "#sk = :profile AND begins_with(#pk, :user) AND #status <> :status"
+        );
+        assert_eq!(f.values[":status"], s("deleted"));
+        assert!(!f.projection.contains("password_hash"));
+        assert_all_used(&f);
+    }
+
+    #[test]
+    fn every_filter_narrows_the_scan() {
+        let f = ScanFilter::of(&ExportFilters {
+            status: Some(Status::Deleted),
+            created_after: Timestamp::parse("2026-01-01T00:00:00Z"),
+            created_before: Timestamp::parse("2026-02-01T00:00:00Z"),
+            email: Some("ann".into()),
+        });
+        for term in [
+            "#status = :status",
+            "#created_at >= :after",
+            "#created_at < :before",
+            "begins_with(#email, :email)",
+        ] {
+            assert!(f.expression.contains(term), "{term} in {}", f.expression);
+        }
+        assert_eq!(f.values[":after"], s("2026-01-01T00:00:00.000Z"));
+        assert_all_used(&f);
     }
 }
