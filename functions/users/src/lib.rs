@@ -1,6 +1,9 @@
 //! The users function: /users/* and /stats/*. Handlers read like the contract: extract,
 //! check access, call the core, respond.
 
+mod bulk;
+mod listing;
+
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +21,9 @@ use userhub::{AppState, Error};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/users", post(create))
+        .route("/users", post(create).get(listing::list))
+        .route("/users/search", post(listing::search))
+        .route("/users/bulk", post(bulk::create).patch(bulk::update))
         .route("/users/by-email/{email}", get(by_email))
         .route("/users/by-username/{username}", get(by_username))
         .route(
@@ -31,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/anonymize", post(anonymize))
         .route("/users/{id}/audit", get(audit))
         .route("/stats/users", get(stats_users))
+        .route("/stats/signups", get(listing::signups))
 }
 
 /// An id that is not a UUID names no user: 404, like any unknown id.

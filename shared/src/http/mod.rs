@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 
 pub use auth::Auth;
-pub use json::{Json, Query, MAX_BODY_BYTES};
+pub use json::{from_value, Json, Query, MAX_BODY_BYTES};
 pub use request::{ClientIp, RequestId};
 
 use crate::{AppState, Error};

@@ -4,6 +4,7 @@
 mod api_keys;
 mod audit;
 mod counters;
+mod directory;
 mod item;
 mod keys;
 mod rate_limits;
@@ -16,6 +17,7 @@ use aws_sdk_dynamodb::Client;
 
 pub use api_keys::ApiKeyRecord;
 pub use counters::StatusCounts;
+pub use directory::READ_BUDGET;
 pub use item::Item;
 pub use sessions::{Rotation, SessionRecord};
 pub use tx::TxError;
@@ -99,6 +101,8 @@ pub type Position = std::collections::BTreeMap<String, String>;
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<Position>,
+    /// Items DynamoDB read to make the page (its ScannedCount): the page's cost.
+    pub read: usize,
 }
 
 pub(crate) fn position_to_key(p: Position) -> std::collections::HashMap<String, AttributeValue> {

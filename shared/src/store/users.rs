@@ -53,13 +53,22 @@ fn user_item(u: &User) -> Attrs {
     // Directory index keys: one partition, sort keys that make each sort order a Query.
     put("dir", s(keys::DIRECTORY));
     put("created_sk", s(format!("{}#{}", u.created_at, u.id)));
+    // \u{1} sorts below every character a display name may hold (no control characters),
+    // so the index orders by (name, id) exactly.
     let name = u
         .display_name
         .as_ref()
         .map_or(String::new(), |d| d.as_str().to_lowercase());
-    put("name_sk", s(format!("{name}#{}", u.id)));
+    put("name_sk", s(format!("{name}\u{1}{}", u.id)));
+    // `q` searches one lowercased attribute: a filter may not name the index's own key
+    // (email or username, when sorting by them), and one `contains` is cheaper than three.
+    put(
+        "search_text",
+        s(format!("{}\u{1}{}\u{1}{name}", u.email, u.username)),
+    );
     if let Some(d) = &u.display_name {
         put("display_name", s(d.as_str()));
+        put("name_lc", s(name));
     }
     if let Some(p) = &u.profile_picture_url {
         put("profile_picture_url", s(p.as_str()));
@@ -383,5 +392,40 @@ impl Store {
             .next()
             .map(|i| user_from(&Item(i)))
             .transpose()
+    }
+}
+
+impl Store {
+    /// Writes user items only (no reservations, counters or audit), 25 per BatchWriteItem:
+    /// for seeding tests and benchmarks with many users quickly. Never used by the API.
+    pub async fn seed_directory(&self, users: &[User]) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in users.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|u| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(user_item(u)))
+                        .build()
+                        .expect("item is set");
+                    WriteRequest::builder().put_request(put).build()
+                })
+                .collect();
+            // DynamoDB may leave some writes unprocessed under load: resend until none are.
+            while !requests.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(StoreError::aws)?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
+            }
+        }
+        Ok(())
     }
 }
