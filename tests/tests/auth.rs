@@ -379,6 +379,12 @@ async fn forged_and_near_miss_tokens_are_rejected() {
             .await
             .expect_problem(401, "invalid_token");
     }
+    app.get("/auth/me")
+        .bearer(&access)
+        .header("x-api-key", "uhk_whatever")
+        .send()
+        .await
+        .expect_problem(400, "bad_request");
     let res = app.get("/auth/me").send().await;
     res.expect_problem(401, "unauthorized");
     assert!(res

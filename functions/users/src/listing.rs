@@ -61,12 +61,14 @@ pub(crate) async fn signups(
     Query(params): Query<YearParams>,
 ) -> Result<Response, Error> {
     principal.require_admin()?;
-    let year = params
-        .year
-        .as_deref()
-        .and_then(|y| y.parse::<i32>().ok())
-        .filter(|y| (1970..=9999).contains(y))
-        .ok_or_else(|| Error::field("year", "must be a year such as 2026"))?;
+    let year = match params.year.as_deref() {
+        None => userhub::domain::Timestamp::now().year_month().0,
+        Some(raw) => raw
+            .parse::<i32>()
+            .ok()
+            .filter(|y| (1970..=9999).contains(y))
+            .ok_or_else(|| Error::field("year", "must be a year such as 2026"))?,
+    };
     let months = ctx.store.signups(year).await?;
     let months: serde_json::Map<String, serde_json::Value> = months
         .iter()

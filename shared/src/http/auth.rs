@@ -17,7 +17,15 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        if let Some(key) = parts.headers.get("x-api-key") {
+        let api_key = parts.headers.get("x-api-key");
+        if api_key.is_some() && parts.headers.contains_key(AUTHORIZATION) {
+            // Two identities in one request: refuse rather than guess which one counts.
+            return Err(Error::bad_request(
+                "bad_request",
+                "send either Authorization or X-Api-Key, not both",
+            ));
+        }
+        if let Some(key) = api_key {
             let key = key.to_str().map_err(|_| Error::invalid_token())?;
             return service::authenticate_api_key(state, key).await.map(Auth);
         }
