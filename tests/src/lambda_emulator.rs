@@ -1,16 +1,26 @@
-//! A minimal AWS Lambda Runtime API (the `2018-06-01` interface a custom runtime such as
-//! `lambda_runtime` talks to), and a guard that runs a real function binary against it.
+//! Running the real function binaries under a Lambda emulator, for the smoke tests
+//! (`tests/lambda_smoke.rs`) and the cold-start bench (`src/bin/bench.rs`).
 //!
-//! It implements what a function uses: `GET /runtime/invocation/next` (a long poll that
-//! hands out one queued event with the `Lambda-Runtime-*` headers), `POST
-//! /runtime/invocation/{id}/response`, `POST /runtime/invocation/{id}/error` and `POST
-//! /runtime/init/error`. It records when the process first asks for work, which is what a
-//! cold start ends with on Lambda (init is over once the runtime polls `next`).
+//! - [`RuntimeApi`]: our minimal AWS Lambda Runtime API (the `2018-06-01` interface a
+//!   custom runtime such as `lambda_runtime` talks to): `GET /runtime/invocation/next` (a
+//!   long poll handing out one queued event with the `Lambda-Runtime-*` headers), `POST
+//!   /runtime/invocation/{id}/response`, `POST /runtime/invocation/{id}/error` and `POST
+//!   /runtime/init/error`. It records when the process first asks for work: on Lambda, init
+//!   (the cold start) is over once the runtime polls `next`.
+//! - [`CargoLambdaWatch`]: `cargo lambda watch --only-lambda-apis`, cargo-lambda's emulator
+//!   of the Lambda control plane and runtime API, for the smoke tests.
+//! - [`LambdaProcess`]: a built function binary started against either one with the
+//!   environment Lambda gives a function, its output captured, killed on drop.
+//! - [`built_binary`]: where cargo put a binary, refusing a missing or stale one.
+//! - Events shaped like AWS's: [`apigw_v2_request`] (HTTP API, payload format 2.0) and
+//!   [`eventbridge_scheduled_event`]; [`HttpResponse`] parses `lambda_http`'s answer.
 //!
 //! ```ignore
-//! let mut f = LambdaProcess::spawn(&binary("userhub-auth")?, "userhub-auth", &env).await?;
-//! f.wait_ready(Duration::from_secs(30)).await?;
+//! let bin = built_binary("userhub-auth", "functions/auth")?;
+//! let mut f = LambdaProcess::spawn(&bin, "userhub-auth", &env).await?;
+//! let cold_start = f.wait_ready(Duration::from_secs(30)).await?;
 //! let out = f.invoke(&apigw_v2_get("/health", "req-1"), Duration::from_secs(30)).await?;
+//! let res = HttpResponse::parse(&out)?;
 //! ```
 
 use std::collections::HashMap;
@@ -224,15 +234,16 @@ pub fn function_arn(function_name: &str) -> String {
     format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}")
 }
 
-/// An X-Ray trace header shaped like Lambda's (`Root=1-<epoch hex>-<96-bit hex>`).
+/// An X-Ray trace header shaped like Lambda's:
+/// `Root=1-<epoch seconds, 8 hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
 fn trace_id() -> String {
     let secs = epoch_ms() / 1000;
     let r = uuid::Uuid::new_v4().simple().to_string();
+    let parent = uuid::Uuid::new_v4().simple().to_string();
     format!(
-        "Root=1-{secs:08x}-{};Parent={};Sampled=0;Lineage=1:{}:0",
+        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
         &r[..24],
-        &r[16..32],
-        &r[24..32]
+        &parent[..16]
     )
 }
 
@@ -348,7 +359,10 @@ impl LogBuf {
 }
 
 /// A real function binary running against a runtime API (its own [`RuntimeApi`], or
-/// another emulator's), killed on drop.
+/// another emulator's), killed on drop. Should the caller die without dropping it, the
+/// function still ends: its long poll fails once the emulator's socket is gone, and
+/// `lambda_runtime` exits on that error. (No `pre_exec` hook here: it would turn the
+/// spawn into a full fork and add to the cold starts being measured.)
 pub struct LambdaProcess {
     /// The emulator this process polls, when it is ours.
     pub api: Option<RuntimeApi>,

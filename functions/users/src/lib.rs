@@ -14,7 +14,8 @@ use serde_json::json;
 use userhub::domain::input::{ChangesInput, NewUserInput};
 use userhub::domain::{Actor, Email, LoginName, Principal, Scope, UserId, Username};
 use userhub::http::{
-    if_match, not_modified, page_response, user_response, Auth, Json, PageParams, Query, RequestId,
+    if_match, not_modified, page_response, user_response, Auth, Json, PageParams, PendingAuth,
+    Query, RequestId,
 };
 use userhub::users::{self, Transition};
 use userhub::{AppState, Error};
@@ -62,13 +63,14 @@ async fn create(
 
 async fn read(
     State(ctx): State<AppState>,
-    Auth(principal): Auth,
+    auth: PendingAuth,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let id = user_id(&id)?;
+    let (principal, user) = auth.with_user(&ctx, id).await?;
     principal.require_self_or_scope(id, Scope::UsersRead)?;
-    let user = ctx.store.user(id).await?.ok_or(Error::NotFound)?;
+    let user = user.ok_or(Error::NotFound)?;
     if not_modified(&headers, user.version) {
         let mut res = StatusCode::NOT_MODIFIED.into_response();
         if let Ok(v) = userhub::http::etag(user.version).parse() {

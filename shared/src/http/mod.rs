@@ -10,7 +10,7 @@ mod request;
 use axum::routing::get;
 use axum::Router;
 
-pub use auth::Auth;
+pub use auth::{Auth, PendingAuth};
 pub use json::{from_value, Json, Query, MAX_BODY_BYTES};
 pub use request::{ClientIp, RequestId};
 
