@@ -14,7 +14,7 @@ PORT        ?= 3000
 HAVE_NEXTEST = $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
 TEST_CMD = $(if $(HAVE_NEXTEST),cargo nextest run --workspace --no-fail-fast,cargo test --workspace --no-fail-fast)
 
-.PHONY: dev test lint bench install clean-local
+.PHONY: dev test lint bench bench-export install clean-local
 
 # Local API on http://127.0.0.1:$(PORT) against a fresh local stack.
 # JWT_SECRET comes from the environment or .local/jwt_secret (generated once).
@@ -37,6 +37,12 @@ lint:
 
 bench:
 	$(STACK) run -- cargo run --release -p userhub-tests --bin bench
+
+# Export throughput next to a raw parallel Scan, and the export's peak RSS, over a table
+# of 100,000 seeded users (BENCH_USERS to change).
+BENCH_USERS ?= 100000
+bench-export:
+	$(STACK) run -- cargo run --release -p userhub-tests --bin bench_export -- --users $(BENCH_USERS)
 
 install:
 	$(STACK) install

@@ -150,6 +150,14 @@ pub struct Config {
     pub rate_limits: RateLimits,
     pub features: Features,
     pub export_link_ttl: Duration,
+    /// Parallel Scan segments an export reads the table with.
+    pub export_scan_segments: u32,
+    /// Size of an export's upload parts (bytes). An export holds about two in memory; S3
+    /// takes at most 10,000 parts, so bigger parts allow bigger files.
+    pub export_part_size: usize,
+    /// Run job items in-process right after they are written, instead of leaving them to
+    /// the table's stream (which nothing consumes locally): the local API and tests.
+    pub run_jobs_inline: bool,
     pub s3_force_path_style: bool,
 }
 
@@ -159,6 +167,7 @@ pub struct Config {
 pub struct ConfigError(pub Vec<String>);
 
 const MAX_LINK_TTL: u64 = 7 * 24 * 3600;
+const MIB: usize = 1024 * 1024;
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -210,6 +219,10 @@ impl Config {
             },
             features: parsed.features(),
             export_link_ttl: parsed.seconds("EXPORT_LINK_TTL", 900, 1, MAX_LINK_TTL),
+            export_scan_segments: parsed.number("EXPORT_SCAN_SEGMENTS", 4, 1, 256) as u32,
+            // S3's minimum part is 5 MiB; more than 64 MiB buys nothing at Lambda's sizes.
+            export_part_size: parsed.number("EXPORT_PART_SIZE_MIB", 8, 5, 64) as usize * MIB,
+            run_jobs_inline: parsed.flag("RUN_JOBS_INLINE"),
             s3_force_path_style: parsed.flag("S3_FORCE_PATH_STYLE"),
         };
         if parsed.problems.is_empty() {
@@ -314,6 +327,9 @@ mod tests {
         assert_eq!(c.rate_limits, RateLimits::default());
         assert!(c.features.enabled(Feature::UsersBulk));
         assert_eq!(c.max_sessions_per_user, 10);
+        assert_eq!(c.export_scan_segments, 4);
+        assert_eq!(c.export_part_size, 8 * 1024 * 1024);
+        assert!(!c.run_jobs_inline);
     }
 
     #[test]

@@ -341,3 +341,122 @@ pub fn pk(
         .cloned()
         .unwrap_or_default()
 }
+
+/// How many seed batches are written at once.
+const SEED_CONCURRENCY: usize = 16;
+
+/// The `i`th seed user: `user<i>@example.com` / `user<i>`, statuses and admin flags in a
+/// fixed rotation (every 97th is soft-deleted), time-ordered creation, and `name` as its
+/// display name (trimmed; blank for none).
+pub fn seed_user(i: usize, name: Option<&str>) -> userhub::domain::User {
+    use userhub::domain::{DisplayName, Email, Status, Timestamp, User, UserId, Username};
+    let created = Timestamp::from_millis(1_767_225_600_000 + i as i64 * 1_000).expect("time");
+    let status = match i % 97 {
+        0 => Status::Deleted,
+        n if n % 5 == 0 => Status::Inactive,
+        _ => Status::Active,
+    };
+    User {
+        id: UserId::new(),
+        email: Email::parse(&format!("user{i}@example.com")).expect("seed email"),
+        username: Username::parse(&format!("user{i}")).expect("seed username"),
+        display_name: name.and_then(|n| DisplayName::parse(n).expect("seed name")),
+        profile_picture_url: None,
+        status,
+        is_admin: i % 50 == 1,
+        created_at: created,
+        updated_at: created.plus_secs(60),
+        last_login_at: i.is_multiple_of(2).then(|| created.plus_secs(3600)),
+        version: 1,
+        password_hash: None,
+    }
+}
+
+impl TestApp {
+    /// Writes `users` straight into the table with parallel BatchWriteItem calls: profile
+    /// items shaped like real ones, without reservations, counters or audit events.
+    pub async fn seed(&self, users: &[userhub::domain::User]) {
+        seed_users(&self.state.store, users).await;
+    }
+}
+
+/// `Store::seed_users` over chunks written concurrently.
+pub async fn seed_users(store: &userhub::store::Store, users: &[userhub::domain::User]) {
+    use futures::StreamExt;
+    futures::stream::iter(users.chunks(25))
+        .map(|chunk| store.seed_users(chunk))
+        .buffer_unordered(SEED_CONCURRENCY)
+        .for_each(|r| async move { r.expect("seed users") })
+        .await;
+}
+
+/// A plain HTTP GET, as a client downloading a presigned link does.
+pub async fn download(url: &str) -> (u16, HeaderMap, Bytes) {
+    let res = reqwest::get(url).await.expect("download request");
+    let status = res.status().as_u16();
+    let mut headers = HeaderMap::new();
+    for (name, value) in res.headers() {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.insert(n, v);
+        }
+    }
+    let body = res.bytes().await.expect("download body");
+    (status, headers, body)
+}
+
+impl TestApp {
+    /// Polls GET /exports/{id} until the export has ended; returns it.
+    pub async fn wait_for_export(&self, token: &str, id: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let export = self
+                .get(&format!("/exports/{id}"))
+                .bearer(token)
+                .send()
+                .await
+                .expect(200);
+            if export["status"] == "succeeded" || export["status"] == "failed" {
+                return export;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "export {id} still {}",
+                export["status"]
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every object key in the test's bucket under `prefix`.
+    pub async fn object_keys(&self, prefix: &str) -> Vec<String> {
+        let out = self
+            .state
+            .s3
+            .list_objects_v2()
+            .bucket(&self.state.config.bucket_name)
+            .prefix(prefix)
+            .send()
+            .await
+            .expect("list objects");
+        out.contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+
+    /// Multipart uploads started in the test's bucket and neither completed nor aborted.
+    pub async fn open_uploads(&self) -> usize {
+        let out = self
+            .state
+            .s3
+            .list_multipart_uploads()
+            .bucket(&self.state.config.bucket_name)
+            .send()
+            .await
+            .expect("list multipart uploads");
+        out.uploads().len()
+    }
+}

@@ -149,7 +149,7 @@ async fn every_sort_order_and_filter_walks_to_the_brute_force_answer() {
     let app = TestApp::new().await;
     let (_, admin) = app.admin("boss").await;
     let mut users = seed_set();
-    app.state.store.seed_directory(&users).await.unwrap();
+    app.state.store.seed_users(&users).await.unwrap();
     // The admin is a user too.
     let admin_user = app.get("/auth/me").bearer(&admin).send().await.expect(200);
     let admin_id = UserId::parse(admin_user["id"].as_str().unwrap()).unwrap();
@@ -187,11 +187,7 @@ async fn pages_read_about_what_they_return_and_survive_concurrent_inserts() {
     let app = TestApp::new().await;
     let (_, admin) = app.admin("boss").await;
     let users = seed_set();
-    app.state
-        .store
-        .seed_directory(&users[..1_000])
-        .await
-        .unwrap();
+    app.state.store.seed_users(&users[..1_000]).await.unwrap();
     let params = ListParams {
         sort: Some("email".into()),
         ..Default::default()
@@ -222,7 +218,7 @@ async fn pages_read_about_what_they_return_and_survive_concurrent_inserts() {
             );
         }
         let batch: Vec<User> = extra.by_ref().take(10).cloned().collect();
-        app.state.store.seed_directory(&batch).await.unwrap();
+        app.state.store.seed_users(&batch).await.unwrap();
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => break,
@@ -235,11 +231,7 @@ async fn pages_read_about_what_they_return_and_survive_concurrent_inserts() {
 async fn bad_cursors_and_params_are_400s() {
     let app = TestApp::new().await;
     let (_, admin) = app.admin("boss").await;
-    app.state
-        .store
-        .seed_directory(&seed_set()[..30])
-        .await
-        .unwrap();
+    app.state.store.seed_users(&seed_set()[..30]).await.unwrap();
     let first = app
         .get("/users?sort=email&limit=5")
         .bearer(&admin)

@@ -1,8 +1,193 @@
-//! The exports function: /exports* and /users/export*.
+//! The exports function: /exports* and /users/export*. Handlers read like the contract:
+//! extract, check access and features, call the core, respond.
 
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
-use userhub::AppState;
+use serde::Deserialize;
+use userhub::config::Feature;
+use userhub::domain::export::{
+    email_prefix, ExportFilters, ExportInput, ExportJob, ExportRequest, Fields, Format, Trigger,
+};
+use userhub::domain::{Actor, Principal, Scope};
+use userhub::export::{self, ExportResource};
+use userhub::http::{page_response, Auth, Json, PageParams, Query};
+use userhub::{AppState, Ctx, Error};
+
+/// How long GET /users/export* waits for its file: well inside API Gateway's 30 s, so a
+/// table too big for it gets a clear answer instead of a gateway timeout.
+pub const SYNC_EXPORT_LIMIT: Duration = Duration::from_secs(20);
+
+const LIST_SCOPE: &str = "exports";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/exports", post(create).get(list))
+        .route("/exports/{id}", get(read))
+        .route("/users/export", get(export_minimal))
+        .route("/users/export-full", get(export_full))
+}
+
+/// Admins and `users:export` keys, while exports are on.
+fn allow(ctx: &Ctx, principal: &Principal) -> Result<(), Error> {
+    principal.require_scope(Scope::UsersExport)?;
+    require(ctx, Feature::UsersExport)
+}
+
+/// Full exports have a feature of their own.
+fn allow_fields(ctx: &Ctx, fields: Fields) -> Result<(), Error> {
+    match fields {
+        Fields::Minimal => Ok(()),
+        Fields::Full => require(ctx, Feature::UsersExportFull),
+    }
+}
+
+fn require(ctx: &Ctx, feature: Feature) -> Result<(), Error> {
+    if ctx.config.features.enabled(feature) {
+        Ok(())
+    } else {
+        Err(Error::FeatureDisabled(feature))
+    }
+}
+
+async fn create(
+    State(ctx): State<AppState>,
+    Auth(principal): Auth,
+    Json(input): Json<ExportInput>,
+) -> Result<Response, Error> {
+    allow(&ctx, &principal)?;
+    let request = input.validate()?;
+    allow_fields(&ctx, request.fields)?;
+    let requested_by = Actor::of(&principal).to_string();
+    let job = export::start(&ctx, request, requested_by, Trigger::Api).await?;
+    let location = format!("/exports/{}", job.id);
+    let mut res = (
+        StatusCode::ACCEPTED,
+        axum::Json(ExportResource::of(&ctx, job).await?),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+async fn read(
+    State(ctx): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    allow(&ctx, &principal)?;
+    if !ExportJob::is_id(&id) {
+        return Err(Error::NotFound);
+    }
+    let job = ctx.store.export_job(&id).await?.ok_or(Error::NotFound)?;
+    Ok(axum::Json(ExportResource::of(&ctx, job).await?).into_response())
+}
+
+async fn list(
+    State(ctx): State<AppState>,
+    Auth(principal): Auth,
+    Query(params): Query<PageParams>,
+    uri: Uri,
+) -> Result<Response, Error> {
+    allow(&ctx, &principal)?;
+    let limit = params.limit()?;
+    let after = params
+        .cursor
+        .as_deref()
+        .map(|c| ctx.cursors.open(LIST_SCOPE, c))
+        .transpose()?;
+    let page = ctx.store.export_jobs_page(limit, after).await?;
+    let next = page.next.map(|p| ctx.cursors.seal(LIST_SCOPE, &p));
+    let mut items = Vec::with_capacity(page.items.len());
+    for job in page.items {
+        items.push(ExportResource::of(&ctx, job).await?);
+    }
+    Ok(page_response(&items, next, &uri))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MinimalParams {
+    format: Option<String>,
+    email: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FullParams {
+    format: Option<String>,
+}
+
+async fn export_minimal(
+    State(ctx): State<AppState>,
+    Auth(principal): Auth,
+    Query(params): Query<MinimalParams>,
+) -> Result<Response, Error> {
+    let email = params
+        .email
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| email_prefix(&e).map_err(|m| Error::field("email", m)))
+        .transpose()?;
+    let filters = ExportFilters {
+        email,
+        ..Default::default()
+    };
+    export_now(&ctx, &principal, params.format, Fields::Minimal, filters).await
+}
+
+async fn export_full(
+    State(ctx): State<AppState>,
+    Auth(principal): Auth,
+    Query(params): Query<FullParams>,
+) -> Result<Response, Error> {
+    export_now(
+        &ctx,
+        &principal,
+        params.format,
+        Fields::Full,
+        ExportFilters::default(),
+    )
+    .await
+}
+
+/// Runs a CSV export within the request and redirects to its file.
+async fn export_now(
+    ctx: &Ctx,
+    principal: &Principal,
+    format: Option<String>,
+    fields: Fields,
+    filters: ExportFilters,
+) -> Result<Response, Error> {
+    allow(ctx, principal)?;
+    allow_fields(ctx, fields)?;
+    if let Some(other) = format.filter(|f| f != Format::Csv.as_str()) {
+        return Err(export::unsupported_format(&other));
+    }
+    let request = ExportRequest {
+        format: Format::Csv,
+        fields,
+        filters,
+    };
+    let requested_by = Actor::of(principal).to_string();
+    let job = export::run_now(
+        ctx,
+        request,
+        requested_by,
+        Trigger::Api,
+        Some(SYNC_EXPORT_LIMIT),
+    )
+    .await?;
+    let link = export::download(ctx, &job)
+        .await?
+        .ok_or_else(|| Error::internal("a succeeded export has no file"))?;
+    let location = HeaderValue::from_str(&link.url).map_err(Error::internal)?;
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    res.headers_mut().insert(header::LOCATION, location);
+    Ok(res)
 }

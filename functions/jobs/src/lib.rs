@@ -1,6 +1,11 @@
 //! What the jobs worker does with each kind of invocation.
 
 use serde_json::Value;
+use userhub::domain::export::{
+    ExportFilters, ExportRequest, Fields, Format, Trigger as ExportTrigger,
+};
+use userhub::export::{self, RunError};
+use userhub::store::{export_job_id, StoreError};
 use userhub::Ctx;
 
 /// The invocations the worker accepts; anything else is refused so a misrouted event
@@ -46,9 +51,48 @@ impl Trigger {
     }
 }
 
-pub async fn handle(_state: &Ctx, trigger: Trigger) -> Result<(), UnknownEvent> {
-    tracing::info!(?trigger, "job trigger received");
-    Ok(())
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// A stream record of an item this worker runs no job for: misrouted, so it fails
+    /// visibly (and ends in the dead-letter queue) rather than being dropped.
+    #[error("no job runs items with pk {0:?}")]
+    UnknownJob(String),
+    /// The job's record could not be read or written; a retry may get through.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Runs what the trigger asks for. A job that runs and fails is recorded as failed on its
+/// item and counts as handled; only bookkeeping failures fail the invocation (and retry).
+pub async fn handle(ctx: &Ctx, trigger: Trigger) -> Result<(), JobError> {
+    match trigger {
+        Trigger::Stream(keys) => {
+            for (pk, sk) in keys {
+                let id = export_job_id(&pk, &sk).ok_or(JobError::UnknownJob(pk))?;
+                export::run(ctx, id).await?;
+            }
+            Ok(())
+        }
+        Trigger::Schedule => {
+            let request = ExportRequest {
+                format: Format::Csv,
+                fields: Fields::Full,
+                filters: ExportFilters::default(),
+            };
+            match export::run_now(
+                ctx,
+                request,
+                "schedule".into(),
+                ExportTrigger::Schedule,
+                None,
+            )
+            .await
+            {
+                Ok(_) | Err(RunError::Failed { .. }) => Ok(()),
+                Err(RunError::Store(e)) => Err(e.into()),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The jobs worker: no HTTP. Invoked by the table's stream (new job items) and by the
-//! EventBridge schedule (the daily export).
+//! EventBridge schedule (the daily full export).
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;

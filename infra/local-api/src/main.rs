@@ -1,15 +1,23 @@
 //! `make dev`: the whole API on http://127.0.0.1:$PORT over the local stack.
 //! With `--setup` it first creates the table and bucket (and the first admin).
+//! Nothing consumes the local table's stream, so job items run in this process
+//! (`RUN_JOBS_INLINE` defaults to true here; set it to false to leave them pending).
 
 use std::net::SocketAddr;
 
+use userhub::config::Config;
 use userhub::Ctx;
 use userhub_local_api::setup;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     userhub::telemetry::init();
-    let state = Ctx::from_env().await?;
+    let config = Config::from_lookup(|key| {
+        std::env::var(key)
+            .ok()
+            .or_else(|| (key == "RUN_JOBS_INLINE").then(|| "true".to_owned()))
+    })?;
+    let state = Ctx::new(config, &userhub::app::load_sdk_config().await);
     if std::env::args().any(|a| a == "--setup") {
         setup::ensure_table(state.store.client(), &state.config.table_name).await?;
         setup::ensure_bucket(&state.s3, &state.config.bucket_name).await?;

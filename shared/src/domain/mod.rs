@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod export;
 pub mod input;
 pub mod listing;
 pub mod passwords;

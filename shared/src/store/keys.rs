@@ -3,6 +3,7 @@
 use crate::domain::{Email, UserId, Username};
 
 pub(super) const PROFILE: &str = "PROFILE";
+pub(super) const USER_PREFIX: &str = "USER#";
 pub(super) const SESSION_PREFIX: &str = "SESSION#";
 /// The partition every user item shares on the directory indexes.
 pub(super) const DIRECTORY: &str = "U";
@@ -12,7 +13,7 @@ pub(super) fn health() -> (String, String) {
 }
 
 pub(super) fn user_pk(id: UserId) -> String {
-    format!("USER#{id}")
+    format!("{USER_PREFIX}{id}")
 }
 
 pub(super) fn session_sk(session_id: &str) -> String {
@@ -43,3 +44,7 @@ pub(super) fn signups_sk(year: i32) -> String {
 }
 
 pub(super) const API_KEYS: &str = "APIKEY";
+
+/// Every export job shares one partition, sorted by time-ordered id. The stream filter in
+/// template.yaml matches this `pk` exactly.
+pub(super) const EXPORTS: &str = "EXPORT";

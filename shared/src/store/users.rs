@@ -37,7 +37,7 @@ pub(super) fn profile_key(id: UserId) -> Attrs {
     key(keys::user_pk(id), keys::PROFILE)
 }
 
-fn user_item(u: &User) -> Attrs {
+pub(super) fn user_item(u: &User) -> Attrs {
     let mut item = profile_key(u.id);
     let mut put = |k: &str, v: AttributeValue| {
         item.insert(k.to_owned(), v);
@@ -392,40 +392,5 @@ impl Store {
             .next()
             .map(|i| user_from(&Item(i)))
             .transpose()
-    }
-}
-
-impl Store {
-    /// Writes user items only (no reservations, counters or audit), 25 per BatchWriteItem:
-    /// for seeding tests and benchmarks with many users quickly. Never used by the API.
-    pub async fn seed_directory(&self, users: &[User]) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        for chunk in users.chunks(25) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|u| {
-                    let put = PutRequest::builder()
-                        .set_item(Some(user_item(u)))
-                        .build()
-                        .expect("item is set");
-                    WriteRequest::builder().put_request(put).build()
-                })
-                .collect();
-            // DynamoDB may leave some writes unprocessed under load: resend until none are.
-            while !requests.is_empty() {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(StoreError::aws)?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(&self.table))
-                    .unwrap_or_default();
-            }
-        }
-        Ok(())
     }
 }

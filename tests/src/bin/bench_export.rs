@@ -1,0 +1,227 @@
+//! `make bench-export`: seeds a table with 100,000 users (or `--users N`), then compares an
+//! export's throughput with a raw parallel Scan of the same table, and measures the
+//! export's peak RSS. Each export runs in a child process of its own, so its peak RSS is
+//! the export's and not the seeding's. Needs the local stack (see the Makefile).
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use userhub::domain::export::{ExportRequest, Fields, Format, Trigger};
+use userhub::{AppState, Ctx};
+use userhub_tests::{download, seed_user, seed_users, TestApp};
+
+/// DESIGN.md's budget for an export's peak RSS.
+const RSS_BUDGET_KIB: u64 = 64 * 1024;
+/// DESIGN.md's budget: an export reads at least this fraction of a raw Scan's rows/s.
+const THROUGHPUT_BUDGET: f64 = 0.8;
+const CHILD: &str = "--export-child";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let result = match args.iter().position(|a| a == CHILD) {
+        Some(i) => child(args.get(i + 1).map(String::as_str)).await,
+        None => parent(&args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bench_export: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error>;
+
+/// Peak resident set size of this process, from the kernel (KiB).
+fn peak_rss_kib() -> Result<u64, BoxError> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmHWM in /proc/self/status".into())
+}
+
+/// Runs one export against the table and bucket named in the environment; prints its
+/// numbers as one JSON line.
+async fn child(format: Option<&str>) -> Result<ExitCode, BoxError> {
+    let format = format
+        .and_then(Format::parse)
+        .ok_or("child needs a format")?;
+    let ctx = Ctx::from_env().await?;
+    let before = peak_rss_kib()?;
+    let request = ExportRequest {
+        format,
+        fields: Fields::Full,
+        filters: Default::default(),
+    };
+    let started = Instant::now();
+    let job = userhub::export::run_now(&ctx, request, "bench".into(), Trigger::Api, None).await?;
+    let elapsed = started.elapsed();
+    let line = json!({
+        "id": job.id,
+        "rows": job.row_count,
+        "bytes": job.size_bytes,
+        "seconds": elapsed.as_secs_f64(),
+        "rss_before_kib": before,
+        "rss_peak_kib": peak_rss_kib()?,
+    });
+    println!("{line}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn parent(args: &[String]) -> Result<ExitCode, BoxError> {
+    let users: usize = match args.iter().position(|a| a == "--users") {
+        Some(i) => args.get(i + 1).ok_or("--users needs a number")?.parse()?,
+        None => 100_000,
+    };
+    let config = TestApp::config(&[]);
+    let sdk = userhub::app::load_sdk_config().await;
+    let state = Ctx::new(config, &sdk);
+    TestApp::provision(&state).await;
+    let segments = state.config.export_scan_segments;
+    println!(
+        "table {} | {users} users | {segments} scan segments | {} MiB parts",
+        state.config.table_name,
+        state.config.export_part_size / (1024 * 1024)
+    );
+
+    let started = Instant::now();
+    let seeds: Vec<_> = (0..users)
+        .map(|i| seed_user(i, Some(&format!("Bench User {i}"))))
+        .collect();
+    seed_users(&state.store, &seeds).await;
+    let seeded = started.elapsed();
+    // Exports leave soft-deleted users out unless asked for them.
+    let live = seeds
+        .iter()
+        .filter(|u| u.status != userhub::domain::Status::Deleted)
+        .count() as u64;
+    drop(seeds);
+    println!(
+        "seeded       {users:>8} items in {:>6.2} s ({:>8.0} items/s, BatchWriteItem)",
+        seeded.as_secs_f64(),
+        users as f64 / seeded.as_secs_f64()
+    );
+
+    // The first Scan warms DynamoDB Local up (JIT, page cache); it is not counted.
+    raw_scan(&state, segments).await?;
+    let (scanned, scan_time) = raw_scan(&state, segments).await?;
+    let scan_rate = scanned as f64 / scan_time.as_secs_f64();
+    println!(
+        "raw Scan     {scanned:>8} items in {:>6.2} s ({scan_rate:>8.0} items/s)",
+        scan_time.as_secs_f64()
+    );
+
+    let mut ok = true;
+    for format in [Format::Csv, Format::Json] {
+        let run = export_in_child(&state, format).await?;
+        let rows = run["rows"].as_u64().unwrap_or(0);
+        let seconds = run["seconds"].as_f64().unwrap_or(f64::INFINITY);
+        let rate = rows as f64 / seconds;
+        let peak = run["rss_peak_kib"].as_u64().unwrap_or(u64::MAX);
+        let bytes = run["bytes"].as_u64().unwrap_or(0);
+        let downloaded = verify(&state, &run, format).await?;
+        println!(
+            "export {:<4}  {rows:>8} rows  in {seconds:>6.2} s ({rate:>8.0} rows/s, {:.2}x raw Scan) \
+             | {:.1} MiB file, {downloaded} rows read back | peak RSS {:.1} MiB (at start {:.1} MiB)",
+            format.as_str(),
+            rate / scan_rate,
+            bytes as f64 / (1024.0 * 1024.0),
+            peak as f64 / 1024.0,
+            run["rss_before_kib"].as_u64().unwrap_or(0) as f64 / 1024.0,
+        );
+        if rows != live || downloaded != rows {
+            println!(
+                "  FAIL: {live} users to export, but {rows} exported and {downloaded} read back"
+            );
+            ok = false;
+        }
+        if peak >= RSS_BUDGET_KIB {
+            println!("  FAIL: peak RSS over the 64 MiB budget");
+            ok = false;
+        }
+        if rate < THROUGHPUT_BUDGET * scan_rate {
+            println!("  note: under 0.8x the raw Scan's rate");
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// A parallel Scan of every item with the export's segment count, counting items: the
+/// floor an export's read side cannot beat.
+async fn raw_scan(state: &AppState, segments: u32) -> Result<(u64, Duration), BoxError> {
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for segment in 0..segments {
+        let client = state.store.client().clone();
+        let table = state.config.table_name.clone();
+        tasks.spawn(async move {
+            let mut pages = client
+                .scan()
+                .table_name(table)
+                .segment(segment as i32)
+                .total_segments(segments as i32)
+                .into_paginator()
+                .send();
+            let mut count = 0u64;
+            while let Some(page) = pages.next().await {
+                count += page.map_err(|e| e.to_string())?.items().len() as u64;
+            }
+            Ok::<u64, String>(count)
+        });
+    }
+    let mut total = 0;
+    while let Some(joined) = tasks.join_next().await {
+        total += joined??;
+    }
+    Ok((total, started.elapsed()))
+}
+
+async fn export_in_child(state: &AppState, format: Format) -> Result<Value, BoxError> {
+    let out = tokio::process::Command::new(std::env::current_exe()?)
+        .args([CHILD, format.as_str()])
+        .env("TABLE_NAME", &state.config.table_name)
+        .env("BUCKET_NAME", &state.config.bucket_name)
+        .env("JWT_SECRET", "bench-secret-bench-secret-bench-secret")
+        .env("S3_FORCE_PATH_STYLE", "true")
+        .output()
+        .await?;
+    if !out.status.success() {
+        return Err(format!(
+            "export child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let stdout = String::from_utf8(out.stdout)?;
+    let line = stdout
+        .lines()
+        .last()
+        .ok_or("export child printed nothing")?;
+    Ok(serde_json::from_str(line)?)
+}
+
+/// Downloads the export through its presigned link and counts its rows.
+async fn verify(state: &AppState, run: &Value, format: Format) -> Result<u64, BoxError> {
+    let id = run["id"].as_str().ok_or("no job id")?;
+    let job = state.store.export_job(id).await?.ok_or("job not found")?;
+    let link = userhub::export::download(state, &job)
+        .await?
+        .ok_or("export has no link")?;
+    let (status, _, body) = download(&link.url).await;
+    if status != 200 {
+        return Err(format!("download answered {status}").into());
+    }
+    Ok(match format {
+        Format::Csv => csv::Reader::from_reader(&body[..]).records().count() as u64,
+        Format::Json => serde_json::from_slice::<Vec<Value>>(&body)?.len() as u64,
+    })
+}
