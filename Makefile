@@ -24,9 +24,11 @@ dev:
 	$(STACK) run --dynamodb-port $(DDB_PORT) --s3-port $(S3_PORT) -- \
 		cargo run -p userhub-local-api -- --setup
 
-# Template lint, then every test against its own stack on free ports.
+# Template lint, then every test against its own stack on free ports. The Lambda
+# smoke tests run the real function binaries, so those are built first.
 test:
 	$(STACK) lint
+	cargo build --workspace --bins
 	$(STACK) run -- $(TEST_CMD)
 
 lint:

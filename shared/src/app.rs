@@ -83,6 +83,17 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// 403 `feature_disabled` unless this deployment has `feature` on.
+    pub fn require_feature(&self, feature: crate::config::Feature) -> Result<(), crate::Error> {
+        if self.config.features.enabled(feature) {
+            Ok(())
+        } else {
+            Err(crate::Error::FeatureDisabled(feature))
+        }
+    }
+}
+
 /// The shared SDK configuration with timeouts that keep a dead dependency from holding a
 /// request (or a health check) for the SDK's default minutes.
 pub async fn load_sdk_config() -> SdkConfig {

@@ -208,7 +208,7 @@ impl Config {
             jwt_audience: parsed.string("JWT_AUDIENCE", "userhub"),
             access_token_ttl: parsed.seconds("ACCESS_TOKEN_TTL", 900, 60, 86_400),
             refresh_token_ttl: parsed.seconds("REFRESH_TOKEN_TTL", 7 * 86_400, 300, 90 * 86_400),
-            max_sessions_per_user: parsed.number("MAX_SESSIONS_PER_USER", 10, 1, 100) as usize,
+            max_sessions_per_user: parsed.number("MAX_SESSIONS_PER_USER", 10, 1, 50) as usize,
             rate_limits: RateLimits {
                 login_account: parsed.limit("RATE_LIMIT_LOGIN_ACCOUNT", defaults.login_account),
                 login_ip: parsed.limit("RATE_LIMIT_LOGIN_IP", defaults.login_ip),

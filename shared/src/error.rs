@@ -162,6 +162,13 @@ impl Error {
         }
     }
 
+    /// The problem document for this error (bulk results embed one per failed item).
+    pub fn into_problem(self) -> Problem {
+        let mut problem = Problem::new(self.status(), self.code(), self.to_string());
+        problem.errors = self.field_errors();
+        problem
+    }
+
     fn field_errors(self) -> Option<Vec<FieldError>> {
         match self {
             Self::Validation(errors) => Some(errors),
@@ -236,14 +243,11 @@ impl Problem {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = self.status();
         if let Self::Internal(source) = &self {
             // The cause is logged inside the request span (which carries the request id)
             // and never reaches the client.
             tracing::error!(error = %source, cause = ?source, "internal error");
         }
-        let code = self.code();
-        let detail = self.to_string();
         let mut headers = Vec::new();
         match &self {
             Self::Unauthenticated { code, .. } => headers.push((
@@ -265,8 +269,7 @@ impl IntoResponse for Error {
             }
             _ => {}
         }
-        let mut problem = Problem::new(status, code, detail);
-        problem.errors = self.field_errors();
+        let problem = self.into_problem();
         let mut res = problem.clone().into_response_with_id(None);
         for (name, value) in headers {
             if let Ok(value) = HeaderValue::from_str(&value) {

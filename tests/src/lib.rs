@@ -2,6 +2,8 @@
 //! local stack (DynamoDB Local and the S3 emulator that `make test` starts), and talks to
 //! the real routers in-process through real HTTP requests and responses.
 
+pub mod lambda_emulator;
+
 use std::net::SocketAddr;
 
 use axum::body::Body;
@@ -52,6 +54,8 @@ impl TestApp {
 
     pub fn config(overrides: &[(&str, &str)]) -> Config {
         require_stack();
+        // Logs go to the test's captured output, shown when a test fails.
+        userhub::telemetry::init();
         let table = unique("t");
         let bucket = unique("b");
         let secret = format!(

@@ -379,6 +379,12 @@ async fn forged_and_near_miss_tokens_are_rejected() {
             .await
             .expect_problem(401, "invalid_token");
     }
+    app.get("/auth/me")
+        .bearer(&access)
+        .header("x-api-key", "uhk_whatever")
+        .send()
+        .await
+        .expect_problem(400, "bad_request");
     let res = app.get("/auth/me").send().await;
     res.expect_problem(401, "unauthorized");
     assert!(res
@@ -613,4 +619,47 @@ async fn inactive_accounts_cannot_log_in_with_the_right_password() {
         .send()
         .await
         .expect_problem(401, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn first_admin_is_bootstrapped_once_without_a_baked_in_password() {
+    use userhub_local_api::setup::{ensure_admin, Bootstrap};
+    let app = TestApp::new().await;
+    let generated = ensure_admin(&app.state, None, None).await.unwrap();
+    let Bootstrap::Generated { email, password } = generated else {
+        panic!("expected a generated admin, got {generated:?}");
+    };
+    assert!(password.len() >= 32);
+    let tokens = app
+        .post("/auth/login")
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(tokens["user"]["is_admin"], true);
+    // An admin exists now: a second run changes nothing, even with credentials given.
+    let again = ensure_admin(
+        &app.state,
+        Some("other@example.com".into()),
+        Some(PASSWORD.into()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, Bootstrap::Exists);
+
+    let fresh = TestApp::new().await;
+    let created = ensure_admin(
+        &fresh.state,
+        Some("Chief@Example.com".into()),
+        Some(PASSWORD.into()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        created,
+        Bootstrap::Created {
+            email: "Chief@Example.com".into()
+        }
+    );
+    fresh.login("chief@example.com").await;
 }

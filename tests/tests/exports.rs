@@ -380,7 +380,7 @@ async fn export_requests_are_validated_and_authorised() {
         .json(&json!({"format": "csv", "fields": "full", "filters": {"colour": "red"}}))
         .send()
         .await
-        .expect_problem(400, "validation_failed");
+        .expect_problem(400, "unknown_fields");
 
     let body = json!({"format": "csv", "fields": "minimal"});
     app.post("/exports")

@@ -1,6 +1,9 @@
 //! The users function: /users/* and /stats/*. Handlers read like the contract: extract,
 //! check access, call the core, respond.
 
+mod bulk;
+mod listing;
+
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -11,14 +14,17 @@ use serde_json::json;
 use userhub::domain::input::{ChangesInput, NewUserInput};
 use userhub::domain::{Actor, Email, LoginName, Principal, Scope, UserId, Username};
 use userhub::http::{
-    if_match, not_modified, page_response, user_response, Auth, Json, PageParams, Query, RequestId,
+    if_match, not_modified, page_response, user_response, Auth, Json, PageParams, PendingAuth,
+    Query, RequestId,
 };
 use userhub::users::{self, Transition};
 use userhub::{AppState, Error};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/users", post(create))
+        .route("/users", post(create).get(listing::list))
+        .route("/users/search", post(listing::search))
+        .route("/users/bulk", post(bulk::create).patch(bulk::update))
         .route("/users/by-email/{email}", get(by_email))
         .route("/users/by-username/{username}", get(by_username))
         .route(
@@ -31,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/anonymize", post(anonymize))
         .route("/users/{id}/audit", get(audit))
         .route("/stats/users", get(stats_users))
+        .route("/stats/signups", get(listing::signups))
 }
 
 /// An id that is not a UUID names no user: 404, like any unknown id.
@@ -56,13 +63,14 @@ async fn create(
 
 async fn read(
     State(ctx): State<AppState>,
-    Auth(principal): Auth,
+    auth: PendingAuth,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let id = user_id(&id)?;
+    let (principal, user) = auth.with_user(&ctx, id).await?;
     principal.require_self_or_scope(id, Scope::UsersRead)?;
-    let user = ctx.store.user(id).await?.ok_or(Error::NotFound)?;
+    let user = user.ok_or(Error::NotFound)?;
     if not_modified(&headers, user.version) {
         let mut res = StatusCode::NOT_MODIFIED.into_response();
         if let Ok(v) = userhub::http::etag(user.version).parse() {

@@ -21,20 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::args().any(|a| a == "--setup") {
         setup::ensure_table(state.store.client(), &state.config.table_name).await?;
         setup::ensure_bucket(&state.s3, &state.config.bucket_name).await?;
-        let email = std::env::var("BOOTSTRAP_ADMIN_EMAIL")
-            .ok()
-            .filter(|v| !v.is_empty());
-        let password = std::env::var("BOOTSTRAP_ADMIN_PASSWORD")
-            .ok()
-            .filter(|v| !v.is_empty());
-        match setup::ensure_admin(&state, email, password).await? {
-            setup::Bootstrap::Exists => {}
-            setup::Bootstrap::Created { email } => println!("created admin {email}"),
-            setup::Bootstrap::Generated { email, password } => {
-                // Printed once, to the terminal only: the password is not logged or stored.
-                println!("\n  first admin created: {email}\n  password (shown once): {password}\n");
-            }
-        }
+        setup::bootstrap_admin_from_env(&state).await?;
     }
     let port: u16 = match std::env::var("PORT") {
         Ok(p) => p

@@ -227,6 +227,26 @@ pub async fn ensure_admin(
     })
 }
 
+/// `ensure_admin` with BOOTSTRAP_ADMIN_EMAIL / BOOTSTRAP_ADMIN_PASSWORD from the
+/// environment, and what happened said once on stdout (never in the logs).
+pub async fn bootstrap_admin_from_env(ctx: &userhub::Ctx) -> Result<Bootstrap, userhub::Error> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let outcome = ensure_admin(
+        ctx,
+        var("BOOTSTRAP_ADMIN_EMAIL"),
+        var("BOOTSTRAP_ADMIN_PASSWORD"),
+    )
+    .await?;
+    match &outcome {
+        Bootstrap::Exists => println!("an active admin exists already"),
+        Bootstrap::Created { email } => println!("created admin {email}"),
+        Bootstrap::Generated { email, password } => {
+            println!("\n  first admin created: {email}\n  password (shown once): {password}\n")
+        }
+    }
+    Ok(outcome)
+}
+
 fn uuid_suffix() -> String {
     userhub::auth::tokens::random_secret()
         .chars()

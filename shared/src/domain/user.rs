@@ -267,8 +267,8 @@ impl FromStr for Status {
 }
 
 /// A user as the domain sees it. The password hash is carried for the auth code but is
-/// never serialised: the JSON view of a user cannot leak it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// never serialised nor printed: neither the JSON view nor a log line can leak it.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct User {
     pub id: UserId,
     pub email: Email,
@@ -283,6 +283,17 @@ pub struct User {
     pub version: u64,
     #[serde(skip)]
     pub password_hash: Option<String>,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .field("is_admin", &self.is_admin)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 impl User {

@@ -61,6 +61,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             format!("request body is not valid JSON: {e}"),
         )
     })?;
+    from_value(value)
+}
+
+/// Deserialises an already parsed value with the same checks as a body: unknown fields
+/// listed, then typed fields with the path of the first bad one.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Error> {
     if let (serde_json::Value::Object(map), Some(known)) = (&value, struct_fields::<T>()) {
         let unknown: Vec<String> = map
             .keys()
@@ -73,8 +79,20 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        // Nested objects reject unknown fields through serde: same code as the top level.
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            let name = rest.split('`').next().unwrap_or_default();
+            let parent = path.rsplit_once('.').map_or("", |(p, _)| p);
+            let field = if parent.is_empty() || parent == "." {
+                name.to_owned()
+            } else {
+                format!("{parent}.{name}")
+            };
+            return Error::UnknownFields(vec![field]);
+        }
         let field = if path == "." { "body".to_owned() } else { path };
-        Error::Validation(vec![FieldError::new(field, e.into_inner().to_string())])
+        Error::Validation(vec![FieldError::new(field, message)])
     })
 }
 

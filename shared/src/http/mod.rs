@@ -10,8 +10,8 @@ mod request;
 use axum::routing::get;
 use axum::Router;
 
-pub use auth::Auth;
-pub use json::{Json, Query, MAX_BODY_BYTES};
+pub use auth::{Auth, PendingAuth};
+pub use json::{from_value, Json, Query, MAX_BODY_BYTES};
 pub use request::{ClientIp, RequestId};
 
 use crate::{AppState, Error};

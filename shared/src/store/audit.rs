@@ -91,6 +91,7 @@ impl super::Store {
         Ok(super::Page {
             items,
             next: out.last_evaluated_key.map(super::key_to_position),
+            read: out.scanned_count.max(0) as usize,
         })
     }
 }

@@ -160,6 +160,7 @@ impl Store {
         Ok(Page {
             items,
             next: out.last_evaluated_key.map(key_to_position),
+            read: out.scanned_count.max(0) as usize,
         })
     }
 

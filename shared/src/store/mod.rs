@@ -4,6 +4,7 @@
 mod api_keys;
 mod audit;
 mod counters;
+mod directory;
 mod item;
 mod jobs;
 mod keys;
@@ -19,6 +20,7 @@ use aws_sdk_dynamodb::Client;
 
 pub use api_keys::ApiKeyRecord;
 pub use counters::StatusCounts;
+pub use directory::READ_BUDGET;
 pub use item::Item;
 pub use jobs::export_job_id;
 pub use scan::UserScan;
@@ -104,6 +106,8 @@ pub type Position = std::collections::BTreeMap<String, String>;
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<Position>,
+    /// Items DynamoDB read to make the page (its ScannedCount): the page's cost.
+    pub read: usize,
 }
 
 pub(crate) fn position_to_key(p: Position) -> std::collections::HashMap<String, AttributeValue> {

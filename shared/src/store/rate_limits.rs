@@ -15,6 +15,25 @@ use crate::error::RateLimited;
 const TTL_SLACK_SECS: u64 = 60;
 
 impl Store {
+    /// The `UpdateItem` that adds one hit to a window item, creating it with its TTL.
+    fn count_hit(
+        &self,
+        action: Action,
+        subject: &str,
+        window: Window,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        let (pk, sk) = keys::rate_limit(action.as_str(), subject, window.start);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("ADD hits :one SET #ttl = if_not_exists(#ttl, :ttl)")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n(window.end + TTL_SLACK_SECS))
+    }
+
     /// Counts one hit; refuses it (without counting) once the window is full.
     pub async fn hit(
         &self,
@@ -24,19 +43,10 @@ impl Store {
         now: u64,
     ) -> Result<Result<(), RateLimited>, StoreError> {
         let window = Window::at(limit, now);
-        let (pk, sk) = keys::rate_limit(action.as_str(), subject, window.start);
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .update_expression("ADD hits :one SET #ttl = if_not_exists(#ttl, :ttl)")
+            .count_hit(action, subject, window)
             .condition_expression("attribute_not_exists(hits) OR hits < :limit")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":limit", n(limit.count))
-            .expression_attribute_values(":ttl", n(window.end + TTL_SLACK_SECS))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;
@@ -98,17 +108,7 @@ impl Store {
         limit: Limit,
         now: u64,
     ) -> Result<(), StoreError> {
-        let window = Window::at(limit, now);
-        let (pk, sk) = keys::rate_limit(action.as_str(), subject, window.start);
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .update_expression("ADD hits :one SET #ttl = if_not_exists(#ttl, :ttl)")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":ttl", n(window.end + TTL_SLACK_SECS))
+        self.count_hit(action, subject, Window::at(limit, now))
             .send()
             .await
             .map_err(StoreError::aws)?;

@@ -221,3 +221,49 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// A session and a user profile in one consistent BatchGetItem: an authenticated read of
+    /// one user costs a single round trip, session check included.
+    pub async fn session_and_user(
+        &self,
+        user: UserId,
+        session_id: &str,
+        target: UserId,
+    ) -> Result<(Option<SessionRecord>, Option<crate::domain::User>), StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let keys = KeysAndAttributes::builder()
+            .keys(session_key(user, session_id))
+            .keys(super::users::profile_key(target))
+            .consistent_read(true)
+            .build()
+            .expect("keys are set");
+        let mut request = Some(HashMap::from([(self.table.clone(), keys)]));
+        let (mut session, mut profile) = (None, None);
+        // BatchGetItem may return some keys as unprocessed; ask again for those.
+        while let Some(items) = request.take().filter(|r| !r.is_empty()) {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(items))
+                .send()
+                .await
+                .map_err(StoreError::aws)?;
+            for raw in out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                let item = Item(raw);
+                if item.s("sk")? == keys::PROFILE {
+                    profile = Some(super::users::user_from(&item)?);
+                } else {
+                    session = Some(SessionRecord::from_item(&item)?);
+                }
+            }
+            request = out.unprocessed_keys;
+        }
+        let now = Timestamp::now();
+        Ok((session.filter(|s| s.is_live(now)), profile))
+    }
+}

@@ -53,13 +53,22 @@ pub(super) fn user_item(u: &User) -> Attrs {
     // Directory index keys: one partition, sort keys that make each sort order a Query.
     put("dir", s(keys::DIRECTORY));
     put("created_sk", s(format!("{}#{}", u.created_at, u.id)));
+    // \u{1} sorts below every character a display name may hold (no control characters),
+    // so the index orders by (name, id) exactly.
     let name = u
         .display_name
         .as_ref()
         .map_or(String::new(), |d| d.as_str().to_lowercase());
-    put("name_sk", s(format!("{name}#{}", u.id)));
+    put("name_sk", s(format!("{name}\u{1}{}", u.id)));
+    // `q` searches one lowercased attribute: a filter may not name the index's own key
+    // (email or username, when sorting by them), and one `contains` is cheaper than three.
+    put(
+        "search_text",
+        s(format!("{}\u{1}{}\u{1}{name}", u.email, u.username)),
+    );
     if let Some(d) = &u.display_name {
         put("display_name", s(d.as_str()));
+        put("name_lc", s(name));
     }
     if let Some(p) = &u.profile_picture_url {
         put("profile_picture_url", s(p.as_str()));

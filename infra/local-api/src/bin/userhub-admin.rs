@@ -3,7 +3,7 @@
 //! is printed once. Uses the same TABLE_NAME and AWS credentials as the functions.
 
 use userhub::Ctx;
-use userhub_local_api::setup::{ensure_admin, Bootstrap};
+use userhub_local_api::setup::bootstrap_admin_from_env;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -13,21 +13,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(2);
     }
     let ctx = Ctx::from_env().await?;
-    let email = std::env::var("BOOTSTRAP_ADMIN_EMAIL")
-        .ok()
-        .filter(|v| !v.is_empty());
-    let password = std::env::var("BOOTSTRAP_ADMIN_PASSWORD")
-        .ok()
-        .filter(|v| !v.is_empty());
-    match ensure_admin(&ctx, email, password)
+    bootstrap_admin_from_env(&ctx)
         .await
-        .map_err(|e| format!("{e}: {e:?}"))?
-    {
-        Bootstrap::Exists => println!("an active admin exists already; nothing to do"),
-        Bootstrap::Created { email } => println!("created admin {email}"),
-        Bootstrap::Generated { email, password } => {
-            println!("created admin {email}\npassword (shown once): {password}")
-        }
-    }
+        .map_err(|e| format!("{e}: {e:?}"))?;
     Ok(())
 }

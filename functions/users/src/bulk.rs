@@ -1,0 +1,175 @@
+//! POST /users/bulk and PATCH /users/bulk: up to 100 items, each succeeding or failing on
+//! its own, results in request order.
+
+use std::collections::HashSet;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use futures::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+use userhub::config::Feature;
+use userhub::domain::input::{ChangesInput, NewUserInput};
+use userhub::domain::{Actor, Scope, User, UserId};
+use userhub::error::Problem;
+use userhub::http::{from_value, Auth, Json, RequestId};
+use userhub::{AppState, Error};
+
+const MAX_ITEMS: usize = 100;
+/// Items written at once: enough to overlap round trips, few enough not to pile up
+/// transaction conflicts on the counter items.
+const CONCURRENCY: usize = 4;
+
+#[derive(Serialize)]
+struct ItemResult {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<User>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Problem>,
+}
+
+impl ItemResult {
+    fn of(index: usize, id: Option<String>, ok_status: u16, result: Result<User, Error>) -> Self {
+        match result {
+            Ok(user) => Self {
+                index,
+                id,
+                status: ok_status,
+                user: Some(user),
+                error: None,
+            },
+            Err(e) => {
+                let problem = e.into_problem();
+                Self {
+                    index,
+                    id,
+                    status: problem.status,
+                    user: None,
+                    error: Some(problem),
+                }
+            }
+        }
+    }
+}
+
+fn check_size(len: usize, field: &str) -> Result<(), Error> {
+    if len == 0 || len > MAX_ITEMS {
+        return Err(Error::field(field, "must hold 1 to 100 items"));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateBody {
+    users: Vec<serde_json::Value>,
+}
+
+pub(crate) async fn create(
+    State(ctx): State<AppState>,
+    Auth(principal): Auth,
+    RequestId(request_id): RequestId,
+    Json(body): Json<CreateBody>,
+) -> Result<Response, Error> {
+    ctx.require_feature(Feature::UsersBulk)?;
+    principal.require_scope(Scope::UsersWrite)?;
+    check_size(body.users.len(), "users")?;
+    // Validation and in-request duplicate detection happen up front, in order, so the
+    // first occurrence of an email or username wins, as it would one request at a time.
+    let (mut emails, mut usernames) = (HashSet::new(), HashSet::new());
+    let prepared: Vec<_> = body
+        .users
+        .into_iter()
+        .map(|raw| {
+            let new = from_value::<NewUserInput>(raw)?
+                .validate(false)
+                .map_err(Error::Validation)?;
+            if !emails.insert(new.email.clone()) {
+                return Err(Error::conflict(
+                    "email_taken",
+                    "email appears earlier in this request",
+                ));
+            }
+            if !usernames.insert(new.username.clone()) {
+                return Err(Error::conflict(
+                    "username_taken",
+                    "username appears earlier in this request",
+                ));
+            }
+            Ok(new)
+        })
+        .collect();
+    let actor = Actor::of(&principal);
+    let results: Vec<ItemResult> = stream::iter(prepared.into_iter().enumerate())
+        .map(|(index, new)| {
+            let (ctx, actor, request_id) = (&ctx, actor.clone(), &request_id);
+            async move {
+                let result = match new {
+                    Ok(new) => userhub::users::create(ctx, new, actor, "created", request_id).await,
+                    Err(e) => Err(e),
+                };
+                ItemResult::of(index, None, 201, result)
+            }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    Ok(axum::Json(serde_json::json!({ "results": results })).into_response())
+}
+
+/// What PATCH /users/bulk may change: deliberately less than a single PATCH.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkChange {
+    status: Option<String>,
+    is_admin: Option<bool>,
+    #[serde(default, deserialize_with = "userhub::domain::input::nullable")]
+    display_name: Option<Option<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateBody {
+    ids: Vec<String>,
+    update: BulkChange,
+}
+
+pub(crate) async fn update(
+    State(ctx): State<AppState>,
+    Auth(principal): Auth,
+    RequestId(request_id): RequestId,
+    Json(body): Json<UpdateBody>,
+) -> Result<Response, Error> {
+    ctx.require_feature(Feature::UsersBulk)?;
+    principal.require_scope(Scope::UsersWrite)?;
+    check_size(body.ids.len(), "ids")?;
+    let input = ChangesInput {
+        status: body.update.status,
+        is_admin: body.update.is_admin,
+        display_name: body.update.display_name,
+        ..Default::default()
+    };
+    let changes = input.validate().map_err(Error::Validation)?;
+    let actor = Actor::of(&principal);
+    let results: Vec<ItemResult> = stream::iter(body.ids.into_iter().enumerate())
+        .map(|(index, raw)| {
+            let (ctx, actor, request_id, changes) = (&ctx, actor.clone(), &request_id, &changes);
+            async move {
+                let result = match UserId::parse(&raw) {
+                    Some(id) => {
+                        userhub::users::update(ctx, id, changes, None, actor, request_id).await
+                    }
+                    None => Err(Error::NotFound),
+                };
+                ItemResult::of(index, Some(raw), 200, result)
+            }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    let updated = results.iter().filter(|r| r.status == 200).count();
+    Ok(axum::Json(serde_json::json!({ "updated": updated, "results": results })).into_response())
+}

@@ -1,0 +1,254 @@
+//! What a user listing asks for: filters, sort and order, validated from the query
+//! string (GET /users) or a body (POST /users/search).
+
+use serde::Deserialize;
+
+use super::input::Errors;
+use super::{Status, Timestamp, User};
+use crate::error::FieldError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    CreatedAt,
+    Email,
+    Username,
+    DisplayName,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
+/// A validated listing query. Prefixes and `q` are lowercased: every comparison is
+/// case-insensitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub status: Option<Status>,
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub q: Option<String>,
+    pub created_after: Option<Timestamp>,
+    pub created_before: Option<Timestamp>,
+    pub include_deleted: bool,
+    pub sort: SortKey,
+    pub order: Order,
+}
+
+/// The filters as sent, in a query string or a JSON body; kept as text so that every bad
+/// value is reported with its field.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    pub status: Option<String>,
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub q: Option<String>,
+    pub created_after: Option<String>,
+    pub created_before: Option<String>,
+    #[serde(default, deserialize_with = "scalar_text")]
+    pub include_deleted: Option<String>,
+    pub sort: Option<String>,
+    pub order: Option<String>,
+    #[serde(default, deserialize_with = "scalar_text")]
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// A JSON body says `"limit": 20` and `"include_deleted": true` where a query string can
+/// only say text; both arrive here as text.
+fn scalar_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Number(u64),
+        Flag(bool),
+    }
+    Ok(Option::<Scalar>::deserialize(d)?.map(|s| match s {
+        Scalar::Text(t) => t,
+        Scalar::Number(n) => n.to_string(),
+        Scalar::Flag(b) => b.to_string(),
+    }))
+}
+
+const MAX_FILTER_CHARS: usize = 254;
+
+impl ListParams {
+    /// The query, the page size (1..100, default 20), and the cursor.
+    pub fn validate(&self) -> Result<(ListQuery, u32, Option<String>), Vec<FieldError>> {
+        let mut errs = Errors::default();
+        let text = |errs: &mut Errors, field: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .and_then(|s| {
+                    let checked = if s.chars().count() > MAX_FILTER_CHARS {
+                        Err("is too long")
+                    } else if s.chars().any(char::is_control) {
+                        Err("must not contain control characters")
+                    } else {
+                        Ok(s.to_lowercase())
+                    };
+                    errs.check(field, checked)
+                })
+        };
+        let email = text(&mut errs, "email", &self.email);
+        let username = text(&mut errs, "username", &self.username);
+        let name = text(&mut errs, "name", &self.name);
+        let q = text(&mut errs, "q", &self.q);
+        let status = self
+            .status
+            .as_deref()
+            .and_then(|s| errs.check("status", s.parse::<Status>()));
+        let time = |errs: &mut Errors, field: &str, v: &Option<String>| {
+            v.as_deref().and_then(|s| {
+                errs.check(
+                    field,
+                    Timestamp::parse(s).ok_or("must be an RFC 3339 timestamp"),
+                )
+            })
+        };
+        let created_after = time(&mut errs, "created_after", &self.created_after);
+        let created_before = time(&mut errs, "created_before", &self.created_before);
+        let include_deleted = match self.include_deleted.as_deref() {
+            None | Some("false") => Some(false),
+            Some("true") => Some(true),
+            Some(_) => errs.check("include_deleted", Err("must be true or false")),
+        };
+        let sort = match self.sort.as_deref() {
+            None | Some("created_at") => Some(SortKey::CreatedAt),
+            Some("email") => Some(SortKey::Email),
+            Some("username") => Some(SortKey::Username),
+            Some("display_name") => Some(SortKey::DisplayName),
+            Some(_) => errs.check(
+                "sort",
+                Err("must be created_at, email, username or display_name"),
+            ),
+        };
+        let order = match self.order.as_deref() {
+            None if sort == Some(SortKey::CreatedAt) => Some(Order::Desc),
+            None | Some("asc") => Some(Order::Asc),
+            Some("desc") => Some(Order::Desc),
+            Some(_) => errs.check("order", Err("must be asc or desc")),
+        };
+        let limit = match self.limit.as_deref() {
+            None => Some(20),
+            Some(raw) => errs.check(
+                "limit",
+                raw.parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or("must be from 1 to 100"),
+            ),
+        };
+        errs.finish(|| {
+            Some((
+                ListQuery {
+                    status,
+                    email,
+                    username,
+                    name,
+                    q,
+                    created_after,
+                    created_before,
+                    include_deleted: include_deleted?,
+                    sort: sort?,
+                    order: order?,
+                },
+                limit?,
+                self.cursor.clone(),
+            ))
+        })
+    }
+}
+
+impl ListQuery {
+    /// A canonical description of the query: a cursor is bound to it.
+    pub fn scope(&self) -> String {
+        format!("users:{self:?}")
+    }
+
+    /// Whether `user` belongs in the result: the reference the store's queries implement.
+    pub fn matches(&self, user: &User) -> bool {
+        let name = user
+            .display_name
+            .as_ref()
+            .map(|d| d.as_str().to_lowercase());
+        let starts = |value: Option<&str>, prefix: &Option<String>| {
+            prefix
+                .as_ref()
+                .is_none_or(|p| value.is_some_and(|v| v.starts_with(p.as_str())))
+        };
+        (self.include_deleted
+            || user.status != Status::Deleted
+            || self.status == Some(Status::Deleted))
+            && self.status.is_none_or(|s| s == user.status)
+            && starts(Some(user.email.as_str()), &self.email)
+            && starts(Some(user.username.as_str()), &self.username)
+            && starts(name.as_deref(), &self.name)
+            && self.created_after.is_none_or(|t| user.created_at >= t)
+            && self.created_before.is_none_or(|t| user.created_at < t)
+            && self.q.as_ref().is_none_or(|q| {
+                user.email.as_str().contains(q.as_str())
+                    || user.username.as_str().contains(q.as_str())
+                    || name.as_deref().is_some_and(|n| n.contains(q.as_str()))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_errors() {
+        let (q, limit, cursor) = ListParams::default().validate().unwrap();
+        assert_eq!(
+            (q.sort, q.order, limit, cursor),
+            (SortKey::CreatedAt, Order::Desc, 20, None)
+        );
+        assert!(!q.include_deleted);
+        let bad = ListParams {
+            status: Some("gone".into()),
+            sort: Some("age".into()),
+            order: Some("up".into()),
+            limit: Some("101".into()),
+            created_after: Some("yesterday".into()),
+            ..Default::default()
+        };
+        let fields: Vec<String> = bad
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["status", "created_after", "sort", "order", "limit"]
+        );
+    }
+
+    #[test]
+    fn scopes_differ_by_filter() {
+        let a = ListParams {
+            sort: Some("email".into()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
+        .0;
+        let b = ListParams {
+            sort: Some("email".into()),
+            q: Some("x".into()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
+        .0;
+        assert_ne!(a.scope(), b.scope());
+    }
+}
