@@ -375,12 +375,14 @@ async fn export_requests_are_validated_and_authorised() {
             "filters.created_after"
         ]
     );
-    app.post("/exports")
+    let problem = app
+        .post("/exports")
         .bearer(&admin)
         .json(&json!({"format": "csv", "fields": "full", "filters": {"colour": "red"}}))
         .send()
         .await
         .expect_problem(400, "unknown_fields");
+    assert_eq!(problem["errors"][0]["field"], "filters.colour");
 
     let body = json!({"format": "csv", "fields": "minimal"});
     app.post("/exports")

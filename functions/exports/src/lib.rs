@@ -35,22 +35,14 @@ pub fn routes() -> Router<AppState> {
 /// Admins and `users:export` keys, while exports are on.
 fn allow(ctx: &Ctx, principal: &Principal) -> Result<(), Error> {
     principal.require_scope(Scope::UsersExport)?;
-    require(ctx, Feature::UsersExport)
+    ctx.require_feature(Feature::UsersExport)
 }
 
 /// Full exports have a feature of their own.
 fn allow_fields(ctx: &Ctx, fields: Fields) -> Result<(), Error> {
     match fields {
         Fields::Minimal => Ok(()),
-        Fields::Full => require(ctx, Feature::UsersExportFull),
-    }
-}
-
-fn require(ctx: &Ctx, feature: Feature) -> Result<(), Error> {
-    if ctx.config.features.enabled(feature) {
-        Ok(())
-    } else {
-        Err(Error::FeatureDisabled(feature))
+        Fields::Full => ctx.require_feature(Feature::UsersExportFull),
     }
 }
 
