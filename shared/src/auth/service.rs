@@ -103,19 +103,29 @@ pub async fn login(
             .await
         }
         found => {
-            ctx.store
-                .record_hit(
-                    Action::LoginAccount,
-                    &account,
-                    account_limit,
-                    ctx.clock.now_secs(),
-                )
-                .await?;
-            if let Some((user, _)) = found {
-                let audit =
-                    AuditEvent::new(user.id, Actor::anonymous(), "login_failed", request_id);
-                ctx.store.append_audit(&audit).await?;
-            }
+            let now = ctx.clock.now_secs();
+            let count = ctx
+                .store
+                .record_hit(Action::LoginAccount, &account, account_limit, now);
+            // The audit write runs alongside the count, so a known account's failure takes
+            // no longer than an unknown one's.
+            let audit = async {
+                match &found {
+                    Some((user, _)) => {
+                        let event = AuditEvent::new(
+                            user.id,
+                            Actor::anonymous(),
+                            "login_failed",
+                            request_id,
+                        );
+                        ctx.store.append_audit(&event).await
+                    }
+                    None => Ok(()),
+                }
+            };
+            let (counted, audited) = tokio::join!(count, audit);
+            counted?;
+            audited?;
             Err(Error::invalid_credentials())
         }
     }
