@@ -36,6 +36,7 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 bench:
+	cargo build --release --workspace --bins
 	$(STACK) run -- cargo run --release -p userhub-tests --bin bench
 
 # Export throughput next to a raw parallel Scan, and the export's peak RSS, over a table

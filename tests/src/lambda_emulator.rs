@@ -382,18 +382,13 @@ impl Drop for LambdaProcess {
 /// Environment variables passed through from the caller (the local stack's endpoints and
 /// credentials among them); everything else the function sees is set explicitly, as on
 /// Lambda, where the environment is the function configuration plus the runtime's own.
+/// (Not SSL_CERT_FILE/SSL_CERT_DIR: Lambda sets neither, and a certificate directory
+/// makes the SDK's TLS set-up read every file in it at start-up.)
 fn passthrough(key: &str) -> bool {
     (key.starts_with("AWS_") && !key.starts_with("AWS_LAMBDA_"))
         || matches!(
             key,
-            "PATH"
-                | "HOME"
-                | "RUST_LOG"
-                | "RUST_BACKTRACE"
-                | "NO_PROXY"
-                | "no_proxy"
-                | "SSL_CERT_FILE"
-                | "SSL_CERT_DIR"
+            "PATH" | "HOME" | "RUST_LOG" | "RUST_BACKTRACE" | "NO_PROXY" | "no_proxy"
         )
 }
 
