@@ -80,17 +80,9 @@ impl Store {
     }
 
     pub async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        out.item
-            .map(|i| ApiKeyRecord::from_item(&Item(i)))
+        self.read(key(id))
+            .await?
+            .map(|i| ApiKeyRecord::from_item(&i))
             .transpose()
     }
 

@@ -1,8 +1,7 @@
 //! The counter items: users by status (and active admins), signups per month of a year.
 
-use super::item::{s, Item};
 use super::keys;
-use super::{Store, StoreError};
+use super::{key, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StatusCounts {
@@ -17,17 +16,10 @@ pub struct StatusCounts {
 impl Store {
     /// One consistent read: the counters move in the same transactions as the users.
     pub async fn status_counts(&self) -> Result<StatusCounts, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::COUNTERS))
-            .key("sk", s(keys::STATUS_COUNTS))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        let item = Item(out.item.unwrap_or_default());
+        let item = self
+            .read(key(keys::COUNTERS, keys::STATUS_COUNTS))
+            .await?
+            .unwrap_or_default();
         let get = |name: &str| item.opt_n::<i64>(name).unwrap_or(0);
         let (active, inactive, deleted) = (get("active"), get("inactive"), get("deleted"));
         Ok(StatusCounts {
@@ -41,17 +33,10 @@ impl Store {
 
     /// Signups per month (index 0 is January) of `year`; zeros for a year with none.
     pub async fn signups(&self, year: i32) -> Result<[i64; 12], StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::COUNTERS))
-            .key("sk", s(keys::signups_sk(year)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        let item = Item(out.item.unwrap_or_default());
+        let item = self
+            .read(key(keys::COUNTERS, keys::signups_sk(year)))
+            .await?
+            .unwrap_or_default();
         Ok(std::array::from_fn(|m| {
             item.opt_n::<i64>(&format!("m{}", m + 1)).unwrap_or(0)
         }))

@@ -121,16 +121,7 @@ impl Store {
     }
 
     pub async fn export_job(&self, id: &str) -> Result<Option<ExportJob>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        out.item.map(|i| job_from(&Item(i))).transpose()
+        self.read(key(id)).await?.map(|i| job_from(&i)).transpose()
     }
 
     /// One page of jobs, newest first.

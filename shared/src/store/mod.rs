@@ -15,6 +15,8 @@ mod sessions;
 mod tx;
 mod users;
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
@@ -83,6 +85,24 @@ impl Store {
         &self.table
     }
 
+    /// A consistent read of one item: every point read of ours must see the latest write
+    /// (a revoked session, a just-made reservation, a counter moved in a transaction).
+    pub(crate) async fn read(
+        &self,
+        key: HashMap<String, AttributeValue>,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(out.item.map(Item))
+    }
+
     /// Proves the table is reachable and readable with the function's own permissions.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let (pk, sk) = keys::health();
@@ -96,6 +116,14 @@ impl Store {
             .map_err(StoreError::aws)?;
         Ok(())
     }
+}
+
+/// The table key of an item.
+pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk.into())),
+        ("sk".to_owned(), AttributeValue::S(sk.into())),
+    ])
 }
 
 /// Where a Query stopped, as plain strings (every key attribute of ours is a string).

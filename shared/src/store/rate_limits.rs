@@ -4,15 +4,24 @@
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::item::{n, s, Item};
+use super::item::{n, s};
 use super::keys;
-use super::{Store, StoreError};
+use super::{key, Store, StoreError};
 use crate::auth::rate_limit::{Action, Window};
 use crate::config::Limit;
 use crate::error::RateLimited;
 
 /// Window items outlive their window a little, then TTL removes them.
 const TTL_SLACK_SECS: u64 = 60;
+
+/// What a full window tells the client.
+fn refusal(limit: Limit, window: Window, now: u64) -> RateLimited {
+    RateLimited {
+        limit: limit.count,
+        remaining: 0,
+        reset_secs: window.reset_secs(now),
+    }
+}
 
 impl Store {
     /// The `UpdateItem` that adds one hit to a window item, creating it with its TTL.
@@ -58,11 +67,7 @@ impl Store {
                     Some(UpdateItemError::ConditionalCheckFailedException(_))
                 ) =>
             {
-                Ok(Err(RateLimited {
-                    limit: limit.count,
-                    remaining: 0,
-                    reset_secs: window.reset_secs(now),
-                }))
+                Ok(Err(refusal(limit, window, now)))
             }
             Err(e) => Err(StoreError::aws(e)),
         }
@@ -79,23 +84,13 @@ impl Store {
     ) -> Result<Result<(), RateLimited>, StoreError> {
         let window = Window::at(limit, now);
         let (pk, sk) = keys::rate_limit(action.as_str(), subject, window.start);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        let hits: u32 = out.item.and_then(|i| Item(i).opt_n("hits")).unwrap_or(0);
+        let hits: u32 = self
+            .read(key(pk, sk))
+            .await?
+            .and_then(|i| i.opt_n("hits"))
+            .unwrap_or(0);
         if hits >= limit.count {
-            return Ok(Err(RateLimited {
-                limit: limit.count,
-                remaining: 0,
-                reset_secs: window.reset_secs(now),
-            }));
+            return Ok(Err(refusal(limit, window, now)));
         }
         Ok(Ok(()))
     }

@@ -93,19 +93,11 @@ impl Store {
         user: UserId,
         session_id: &str,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(session_key(user, session_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
         let now = Timestamp::now();
-        Ok(out
-            .item
-            .map(|i| SessionRecord::from_item(&Item(i)))
+        Ok(self
+            .read(session_key(user, session_id))
+            .await?
+            .map(|i| SessionRecord::from_item(&i))
             .transpose()?
             .filter(|s| s.is_live(now)))
     }

@@ -8,7 +8,7 @@ use super::item::{n, s, Item};
 use super::keys;
 use super::sessions::SessionRecord;
 use super::tx::{Attrs, TxError, Write};
-use super::{Store, StoreError};
+use super::{key, Store, StoreError};
 use crate::domain::{
     AuditEvent, DisplayName, Email, LoginName, PictureUrl, Status, Timestamp, User, UserId,
     Username,
@@ -27,10 +27,6 @@ pub enum WriteError {
     LastAdmin,
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-fn key(pk: String, sk: impl Into<String>) -> Attrs {
-    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
 
 pub(super) fn profile_key(id: UserId) -> Attrs {
@@ -172,7 +168,7 @@ impl Store {
         });
         Write::update(
             &self.table,
-            key(keys::COUNTERS.into(), keys::STATUS_COUNTS),
+            key(keys::COUNTERS, keys::STATUS_COUNTS),
             &format!("ADD {}", parts.join(", ")),
             condition,
             HashMap::new(),
@@ -184,7 +180,7 @@ impl Store {
         let (year, month) = created_at.year_month();
         Write::update(
             &self.table,
-            key(keys::COUNTERS.into(), keys::signups_sk(year)),
+            key(keys::COUNTERS, keys::signups_sk(year)),
             &format!("ADD m{month} :one"),
             None,
             HashMap::new(),
@@ -303,16 +299,10 @@ impl Store {
 
     /// The user, read consistently.
     pub async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(profile_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        out.item.map(|i| user_from(&Item(i))).transpose()
+        self.read(profile_key(id))
+            .await?
+            .map(|i| user_from(&i))
+            .transpose()
     }
 
     /// The user and its live sessions (oldest first), in one consistent Query of its partition.
@@ -356,18 +346,10 @@ impl Store {
             LoginName::Email(e) => keys::email(e),
             LoginName::Username(u) => keys::username(u),
         };
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        Ok(out
-            .item
-            .and_then(|i| Item(i).opt_s("user_id").and_then(UserId::parse)))
+        Ok(self
+            .read(key(pk, sk))
+            .await?
+            .and_then(|i| i.opt_s("user_id").and_then(UserId::parse)))
     }
 }
 
