@@ -14,7 +14,7 @@ PORT        ?= 3000
 HAVE_NEXTEST = $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
 TEST_CMD = $(if $(HAVE_NEXTEST),cargo nextest run --workspace --no-fail-fast,cargo test --workspace --no-fail-fast)
 
-.PHONY: dev test lint bench bench-export install clean-local
+.PHONY: dev test lint bench bench-export install clean-local package
 
 # Local API on http://127.0.0.1:$(PORT) against a fresh local stack.
 # JWT_SECRET comes from the environment or .local/jwt_secret (generated once).
@@ -47,6 +47,15 @@ bench-export:
 
 install:
 	$(STACK) install
+
+# Deployable zips: target/lambda/<function>/bootstrap.zip for every function, built by
+# cargo-lambda (zig links against Lambda's older glibc). x86_64 here; the template's
+# Architecture parameter selects arm64 for `sam build`, which needs an aarch64 toolchain.
+LAMBDA_FUNCTIONS := userhub-auth userhub-users userhub-exports userhub-imports userhub-jobs
+package: install
+	PATH="$(CURDIR)/.local/venv/bin:$$PATH" cargo lambda build --release --x86-64 \
+		--output-format zip $(addprefix --package ,$(LAMBDA_FUNCTIONS))
+	@for f in $(LAMBDA_FUNCTIONS); do ls -l target/lambda/$$f/bootstrap.zip; done
 
 clean-local:
 	rm -rf .local

@@ -9,8 +9,7 @@ use userhub::AppState;
 
 /// Every function's routes behind the same plumbing each Lambda gets.
 pub fn app(state: AppState) -> Router {
-    let routes = Router::new()
-        .merge(userhub_auth::routes())
+    let routes = userhub_auth::routes()
         .merge(userhub_users::routes())
         .merge(userhub_exports::routes())
         .merge(userhub_imports::routes());
