@@ -2,6 +2,7 @@
 //! call the core, respond.
 
 mod api_keys;
+pub mod openapi;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -28,6 +29,8 @@ pub fn routes() -> Routes {
         .post("/api-keys", api_keys::create)
         .get("/api-keys", api_keys::list)
         .delete("/api-keys/{id}", api_keys::revoke)
+        .get("/openapi.yaml", openapi::yaml)
+        .get("/openapi.json", openapi::json)
 }
 
 #[derive(Deserialize)]

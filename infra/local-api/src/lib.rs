@@ -2,6 +2,7 @@
 //! merged, over the same handlers Lambda runs. Also the local stack's setup: the table
 //! and bucket, created from template.yaml.
 
+mod docs;
 pub mod setup;
 
 use axum::Router;
@@ -19,10 +20,11 @@ pub fn functions() -> Vec<(&'static str, Routes)> {
     ]
 }
 
-/// Every function's routes behind the same plumbing each Lambda gets.
+/// Every function's routes behind the same plumbing each Lambda gets, and the local-only
+/// docs page.
 pub fn app(state: AppState) -> Router {
     let routes = functions()
         .into_iter()
-        .fold(Routes::new(), |all, (_, routes)| all.merge(routes));
+        .fold(docs::routes(), |all, (_, routes)| all.merge(routes));
     userhub::http::app(routes, state)
 }
