@@ -240,6 +240,33 @@ impl TestResponse {
     }
 }
 
+/// A fresh table, bucket and secret for a function binary: the configuration to start it
+/// with (on top of the stack's AWS_* environment), and a `TestApp` over the same table and
+/// secret, to seed users and mint tokens the function accepts.
+pub async fn function_env(overrides: &[(&str, &str)]) -> (TestApp, Vec<(String, String)>) {
+    let mut env: Vec<(String, String)> = vec![
+        ("TABLE_NAME".into(), unique("t-fn")),
+        ("BUCKET_NAME".into(), unique("b-fn")),
+        (
+            "JWT_SECRET".into(),
+            format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            ),
+        ),
+        ("S3_FORCE_PATH_STYLE".into(), "true".into()),
+    ];
+    env.extend(
+        overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = TestApp::with_env(&pairs).await;
+    (app, env)
+}
+
 /// A password that passes the policy.
 pub const PASSWORD: &str = "correct horse battery staple";
 
