@@ -93,6 +93,13 @@ pub async fn change(
         if fields.is_empty() {
             return Ok(Some(user));
         }
+        if user.is_self_lockout(actor, after.as_ref()) {
+            return Err(Error::conflict(
+                "self_action",
+                "an admin cannot deactivate, delete, anonymize or demote its own account; \
+                 another admin can",
+            ));
+        }
         let after = after.map(|mut a| {
             a.version = user.version + 1;
             a.updated_at = Timestamp::now();
@@ -100,14 +107,11 @@ pub async fn change(
         });
         // Losing access or privileges takes effect at once: the sessions (and the role
         // claims of their access tokens) end with the change.
-        let ends_sessions = match &after {
-            None => true,
-            Some(a) => {
-                (user.status == Status::Active && a.status != Status::Active)
-                    || user.is_admin != a.is_admin
-            }
+        let end: &[SessionRecord] = if user.loses_access(after.as_ref()) {
+            &sessions
+        } else {
+            &[]
         };
-        let end: &[SessionRecord] = if ends_sessions { &sessions } else { &[] };
         let audit = AuditEvent::new(id, actor.clone(), action, request_id).with_fields(fields);
         match ctx
             .store

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
-use super::Timestamp;
+use super::{Actor, Timestamp};
 
 macro_rules! string_newtype {
     ($name:ident) => {
@@ -299,6 +299,25 @@ impl fmt::Debug for User {
 impl User {
     pub fn can_log_in(&self) -> bool {
         self.status == Status::Active && self.password_hash.is_some()
+    }
+
+    /// Whether becoming `after` (`None`: erased) takes access away from this user: it
+    /// leaves `active`, or its role changes (a token claim). Its sessions end with it.
+    pub fn loses_access(&self, after: Option<&User>) -> bool {
+        match after {
+            None => true,
+            Some(a) => {
+                (self.status == Status::Active && a.status != Status::Active)
+                    || self.is_admin != a.is_admin
+            }
+        }
+    }
+
+    /// Whether `actor` is this admin taking its own access away (deactivating, deleting,
+    /// anonymising, erasing or demoting itself). Refused, so that the last person able to
+    /// fix a mistake cannot lock themself out with one request; another admin can do it.
+    pub fn is_self_lockout(&self, actor: &Actor, after: Option<&User>) -> bool {
+        self.is_admin && *actor == Actor::user(self.id) && self.loses_access(after)
     }
 }
 
