@@ -3,14 +3,14 @@
 use std::collections::BTreeSet;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use userhub::domain::{Scope, Timestamp};
-use userhub::http::{Auth, Json};
+use userhub::http::{page_response, Auth, Json, PageParams, Query};
 use userhub::store::ApiKeyRecord;
 use userhub::{AppState, Error};
+use uuid::Uuid;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,10 +20,40 @@ pub(crate) struct CreateBody {
     expires_at: Option<Timestamp>,
 }
 
+const LIST_SCOPE: &str = "api-keys";
+
+/// An API key as the API shows it: its id as a UUID (the key itself carries the 32 hex
+/// digits), and the id of the admin who created it.
+#[derive(Serialize)]
+struct KeyView {
+    id: String,
+    name: String,
+    scopes: BTreeSet<Scope>,
+    created_at: Timestamp,
+    created_by: Option<String>,
+    expires_at: Option<Timestamp>,
+    last_used_at: Option<Timestamp>,
+}
+
+impl From<ApiKeyRecord> for KeyView {
+    fn from(r: ApiKeyRecord) -> Self {
+        Self {
+            id: Uuid::try_parse(&r.id).map_or(r.id, |u| u.hyphenated().to_string()),
+            name: r.name,
+            scopes: r.scopes,
+            created_at: r.created_at,
+            // Only admins, who are people, create keys: `user:<id>`.
+            created_by: r.created_by.strip_prefix("user:").map(str::to_owned),
+            expires_at: r.expires_at,
+            last_used_at: r.last_used_at,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Created {
     #[serde(flatten)]
-    record: ApiKeyRecord,
+    view: KeyView,
     /// Shown once: only its hash is stored.
     key: String,
 }
@@ -73,16 +103,25 @@ pub(crate) async fn create(
         hash,
     };
     ctx.store.put_api_key(&record).await?;
-    Ok((StatusCode::CREATED, axum::Json(Created { record, key })).into_response())
+    let created = Created {
+        view: record.into(),
+        key,
+    };
+    Ok((StatusCode::CREATED, axum::Json(created)).into_response())
 }
 
 pub(crate) async fn list(
     State(ctx): State<AppState>,
     Auth(principal): Auth,
+    Query(params): Query<PageParams>,
+    uri: Uri,
 ) -> Result<Response, Error> {
     principal.require_admin()?;
-    let keys = ctx.store.api_keys().await?;
-    Ok(axum::Json(json!({ "items": keys, "next_cursor": null })).into_response())
+    let (limit, after) = params.start(&ctx.cursors, LIST_SCOPE)?;
+    let page = ctx.store.api_keys_page(limit, after).await?;
+    let next = page.next.map(|p| ctx.cursors.seal(LIST_SCOPE, &p));
+    let items: Vec<KeyView> = page.items.into_iter().map(KeyView::from).collect();
+    Ok(page_response(&items, next, &uri))
 }
 
 pub(crate) async fn revoke(
@@ -91,7 +130,9 @@ pub(crate) async fn revoke(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Error> {
     principal.require_admin()?;
-    if ctx.store.delete_api_key(&id).await? {
+    // Either spelling of the id: the UUID the API shows, or the 32 hex digits of the key.
+    let id = Uuid::try_parse(&id).map_err(|_| Error::NotFound)?;
+    if ctx.store.delete_api_key(&id.simple().to_string()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Error::NotFound)

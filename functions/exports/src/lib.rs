@@ -88,12 +88,7 @@ async fn list(
     uri: Uri,
 ) -> Result<Response, Error> {
     allow(&ctx, &principal)?;
-    let limit = params.limit()?;
-    let after = params
-        .cursor
-        .as_deref()
-        .map(|c| ctx.cursors.open(LIST_SCOPE, c))
-        .transpose()?;
+    let (limit, after) = params.start(&ctx.cursors, LIST_SCOPE)?;
     let page = ctx.store.export_jobs_page(limit, after).await?;
     let next = page.next.map(|p| ctx.cursors.seal(LIST_SCOPE, &p));
     let mut items = Vec::with_capacity(page.items.len());

@@ -220,13 +220,8 @@ async fn audit(
 ) -> Result<Response, Error> {
     principal.require_admin()?;
     let id = user_id(&id)?;
-    let limit = params.limit()?;
     let scope = format!("audit:{id}");
-    let after = params
-        .cursor
-        .as_deref()
-        .map(|c| ctx.cursors.open(&scope, c))
-        .transpose()?;
+    let (limit, after) = params.start(&ctx.cursors, &scope)?;
     let page = ctx.store.audit_page(id, limit, after).await?;
     let next = page.next.map(|p| ctx.cursors.seal(&scope, &p));
     Ok(page_response(&page.items, next, &uri))

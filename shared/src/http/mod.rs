@@ -96,6 +96,21 @@ impl PageParams {
             Some(_) => Err(Error::field("limit", "must be from 1 to 100")),
         }
     }
+
+    /// The page size, and where the page starts: the cursor, opened under `scope` (a
+    /// cursor of another list or query is a 400 `invalid_cursor`).
+    pub fn start(
+        &self,
+        cursors: &cursor::CursorKey,
+        scope: &str,
+    ) -> Result<(u32, Option<crate::store::Position>), Error> {
+        let after = self
+            .cursor
+            .as_deref()
+            .map(|c| cursors.open(scope, c))
+            .transpose()?;
+        Ok((self.limit()?, after))
+    }
 }
 
 /// `{items, next_cursor}` plus a `Link: <...>; rel="next"` that repeats the request's own

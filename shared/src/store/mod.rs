@@ -103,6 +103,40 @@ impl Store {
         Ok(out.item.map(Item))
     }
 
+    /// One page of the items of partition `pk`, newest (highest sort key) first, each
+    /// parsed by `parse`: the lists whose items share a partition (audit, jobs, API keys).
+    pub(crate) async fn partition_page<T>(
+        &self,
+        pk: &str,
+        limit: u32,
+        after: Option<Position>,
+        parse: impl Fn(&Item) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .set_exclusive_start_key(after.map(position_to_key))
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| parse(&Item(i)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            next: out.last_evaluated_key.map(key_to_position),
+            read: out.scanned_count.max(0) as usize,
+        })
+    }
+
     /// Proves the table is reachable and readable with the function's own permissions.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let (pk, sk) = keys::health();
