@@ -133,7 +133,7 @@ def run(name: str, base: str, seconds: int, token: str | None, operations: list[
     cmd = [
         str(SCHEMATHESIS), "run", str(SPEC), "--url", base,
         "--checks", CHECKS, "--phases", phases, "--max-time", str(seconds),
-        "--workers", "2", "--seed", str(seed), "--request-timeout", "30",
+        "--workers", "1", "--seed", str(seed), "--request-timeout", "30",
         "--suppress-health-check", "too_slow,filter_too_much",
         "--report", "junit", "--report-dir", str(LOCAL / "fuzz" / name),
         "--warnings", "off",

@@ -586,7 +586,7 @@ async fn api_keys_are_admin_only_shown_once_and_revocable() {
 }
 
 #[tokio::test]
-async fn api_keys_page_with_limit_and_cursor_and_show_uuids() {
+async fn api_keys_page_with_limit_and_cursor_and_name_their_creator() {
     let app = TestApp::new().await;
     let (admin_id, admin) = app.admin("root").await;
     let mut made = Vec::new();
@@ -605,7 +605,12 @@ async fn api_keys_page_with_limit_and_cursor_and_show_uuids() {
             .expect(201);
         assert_eq!(key["created_by"], admin_id.as_str());
         let id = key["id"].as_str().unwrap().to_owned();
-        assert!(uuid::Uuid::try_parse(&id).is_ok_and(|u| u.hyphenated().to_string() == id));
+        // The UUIDv7 in the 32-hex-digit form the key itself carries.
+        assert!(uuid::Uuid::try_parse(&id).is_ok_and(|u| u.simple().to_string() == id));
+        assert!(key["key"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("uhk_{id}_")));
         made.push(id);
     }
     let first = app.get("/api-keys?limit=2").bearer(&admin).send().await;
@@ -646,9 +651,8 @@ async fn api_keys_page_with_limit_and_cursor_and_show_uuids() {
         .send()
         .await
         .expect_problem(400, "invalid_cursor");
-    // The 32 hex digits inside the key name the same key.
-    let simple = seen.pop().unwrap().replace('-', "");
-    app.delete(&format!("/api-keys/{simple}"))
+    let newest = seen.pop().unwrap();
+    app.delete(&format!("/api-keys/{newest}"))
         .bearer(&admin)
         .send()
         .await

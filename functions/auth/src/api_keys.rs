@@ -10,7 +10,6 @@ use userhub::domain::{Scope, Timestamp};
 use userhub::http::{page_response, Auth, Json, PageParams, Query};
 use userhub::store::ApiKeyRecord;
 use userhub::{AppState, Error};
-use uuid::Uuid;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,8 +21,7 @@ pub(crate) struct CreateBody {
 
 const LIST_SCOPE: &str = "api-keys";
 
-/// An API key as the API shows it: its id as a UUID (the key itself carries the 32 hex
-/// digits), and the id of the admin who created it.
+/// An API key as the API shows it: with the id of the admin who created it.
 #[derive(Serialize)]
 struct KeyView {
     id: String,
@@ -38,7 +36,7 @@ struct KeyView {
 impl From<ApiKeyRecord> for KeyView {
     fn from(r: ApiKeyRecord) -> Self {
         Self {
-            id: Uuid::try_parse(&r.id).map_or(r.id, |u| u.hyphenated().to_string()),
+            id: r.id,
             name: r.name,
             scopes: r.scopes,
             created_at: r.created_at,
@@ -130,9 +128,7 @@ pub(crate) async fn revoke(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Error> {
     principal.require_admin()?;
-    // Either spelling of the id: the UUID the API shows, or the 32 hex digits of the key.
-    let id = Uuid::try_parse(&id).map_err(|_| Error::NotFound)?;
-    if ctx.store.delete_api_key(&id.simple().to_string()).await? {
+    if ctx.store.delete_api_key(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Error::NotFound)
