@@ -292,4 +292,43 @@ mod tests {
         assert!(!hashes_equal("abc", "abd"));
         assert!(!hashes_equal("abc", "ab"));
     }
+
+    proptest::proptest! {
+        /// No string verifies as an access token or parses as a refresh token by chance,
+        /// and none makes either panic.
+        #[test]
+        fn arbitrary_strings_are_no_tokens(raw in ".*") {
+            proptest::prop_assert!(keys().verify(&raw).is_none());
+            proptest::prop_assert!(RefreshToken::parse(&raw).is_none());
+        }
+
+        /// JWT-shaped strings (three base64url parts) do not verify either.
+        #[test]
+        fn jwt_shaped_strings_do_not_verify(a in "[A-Za-z0-9_-]{0,60}", b in "[A-Za-z0-9_-]{0,120}", c in "[A-Za-z0-9_-]{0,60}") {
+            let raw = format!("{a}.{b}.{c}");
+            proptest::prop_assert!(keys().verify(&raw).is_none());
+        }
+
+        /// Changing any one character of an issued access token breaks it.
+        #[test]
+        fn any_single_change_breaks_an_access_token(at in 0usize..1000, with in "[A-Za-z0-9_.=-]") {
+            let k = keys();
+            let token = k.issue(UserId::new(), "sid-1", Role::User, Timestamp::now());
+            let i = at % token.len();
+            let changed = format!("{}{}{}", &token[..i], with, &token[i + 1..]);
+            if changed != token {
+                proptest::prop_assert!(k.verify(&changed).is_none(), "{} verified", changed);
+            }
+        }
+
+        /// Refresh tokens round-trip; API keys parse only in their exact shape.
+        #[test]
+        fn refresh_tokens_and_api_keys_parse_only_their_own_shape(raw in "uhk_.*|[0-9a-f-]{36}\\..*") {
+            let generated = RefreshToken::generate(UserId::new(), &uuid::Uuid::now_v7().to_string());
+            proptest::prop_assert_eq!(RefreshToken::parse(&generated.expose()), Some(generated));
+            if let Some(key) = crate::auth::api_keys::parse(&raw) {
+                proptest::prop_assert_eq!(key.id.len(), 32);
+            }
+        }
+    }
 }
