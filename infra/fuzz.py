@@ -149,7 +149,10 @@ def run(name: str, base: str, seconds: int, token: str | None, operations: list[
     if token:
         cmd += ["-H", f"Authorization: Bearer {token}"]
     log(f"{name}: schemathesis for up to {seconds}s ({phases})")
-    r = subprocess.run(cmd, cwd=str(ROOT), env={**os.environ, "NO_COLOR": "1"})
+    # Its working directory takes schemathesis' own cache (.schemathesis/), kept out of the repo.
+    workdir = LOCAL / "fuzz"
+    workdir.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(cmd, cwd=str(workdir), env={**os.environ, "NO_COLOR": "1"})
     log(f"{name}: {'no failures' if r.returncode == 0 else 'FAILURES (see above)'}")
     return r.returncode == 0
 
