@@ -283,6 +283,10 @@ pub struct User {
     pub version: u64,
     #[serde(skip)]
     pub password_hash: Option<String>,
+    /// The authority version: bumped by every change of what the account may do (see
+    /// `changes_authority`). A session created under another value is dead.
+    #[serde(skip)]
+    pub authority: u64,
 }
 
 impl fmt::Debug for User {
@@ -299,6 +303,25 @@ impl fmt::Debug for User {
 impl User {
     pub fn can_log_in(&self) -> bool {
         self.status == Status::Active && self.password_hash.is_some()
+    }
+
+    /// Whether the account holds admin power right now (an inactive or deleted admin holds
+    /// none).
+    pub fn is_active_admin(&self) -> bool {
+        self.is_admin && self.status == Status::Active
+    }
+
+    /// Whether `after` differs from this user in what grants power: admin rights, status or
+    /// password. Such a change must outlive no session made before it.
+    pub fn changes_authority(&self, after: &User) -> bool {
+        self.is_admin != after.is_admin
+            || self.status != after.status
+            || self.password_hash != after.password_hash
+    }
+
+    /// The authority version `after` is stored with when it replaces this user.
+    pub fn authority_after(&self, after: &User) -> u64 {
+        self.authority + u64::from(self.changes_authority(after))
     }
 }
 
