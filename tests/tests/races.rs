@@ -5,7 +5,7 @@
 //! Assertions are about what holds afterwards, never about timing.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::future::join_all;
@@ -32,18 +32,29 @@ async fn try_login(app: &TestApp, name: (&str, &str), password: &str) -> TestRes
         .await
 }
 
-/// `RACERS` logins with `password`, and `change` started a little later each trial so that
-/// it lands at every point of the logins' flight; returns the logins' token responses.
+/// How long `RACERS` parallel logins take here and now, to spread the changes over their
+/// flight.
+async fn login_time(app: &TestApp, email: &str, password: &str) -> Duration {
+    let started = Instant::now();
+    for res in join_all((0..RACERS).map(|_| try_login(app, ("email", email), password))).await {
+        res.expect(200);
+    }
+    started.elapsed()
+}
+
+/// `RACERS` logins with `password`, and `change` started a little later each trial (from
+/// at once to past a whole login's `flight`) so that across the trials it lands at every
+/// point of the logins, the last write included; returns the logins' token responses.
 async fn race_logins<F: std::future::Future<Output = ()>>(
     app: &TestApp,
-    email: &str,
-    password: &str,
+    (email, password): (&str, &str),
+    flight: Duration,
     trial: u64,
     change: F,
 ) -> Vec<Value> {
     let logins = join_all((0..RACERS).map(|_| try_login(app, ("email", email), password)));
     let change = async {
-        tokio::time::sleep(Duration::from_millis(trial % 10 * 8)).await;
+        tokio::time::sleep(flight * (trial % 16) as u32 / 12).await;
         change.await;
     };
     let (results, ()) = tokio::join!(logins, change);
@@ -86,6 +97,8 @@ async fn logins_racing_a_demotion_never_keep_admin_power() {
     let app = TestApp::with_env(&GENEROUS).await;
     let (_, boss) = app.admin("boss").await;
     let (id, _) = app.admin("target").await;
+    let target = ("target@example.com", PASSWORD);
+    let flight = login_time(&app, target.0, target.1).await;
     let mut tokens_seen = 0;
     for trial in 0..TRIALS {
         app.patch(&path(&id))
@@ -102,7 +115,7 @@ async fn logins_racing_a_demotion_never_keep_admin_power() {
                 .await
                 .expect(200);
         };
-        let tokens = race_logins(&app, "target@example.com", PASSWORD, trial, demote).await;
+        let tokens = race_logins(&app, target, flight, trial, demote).await;
         tokens_seen += tokens.len();
         // The demotion has returned: no token of any of those logins lists users or
         // promotes its user again, whatever its role claim says.
@@ -137,6 +150,8 @@ async fn logins_racing_a_deactivation_leave_no_live_session() {
     let app = TestApp::with_env(&GENEROUS).await;
     let (_, boss) = app.admin("boss").await;
     let (id, _, _) = app.user("target").await;
+    let target = ("target@example.com", PASSWORD);
+    let flight = login_time(&app, target.0, target.1).await;
     for trial in 0..TRIALS {
         app.post(&format!("/users/{id}/activate"))
             .bearer(&boss)
@@ -150,7 +165,7 @@ async fn logins_racing_a_deactivation_leave_no_live_session() {
                 .await
                 .expect(200);
         };
-        let tokens = race_logins(&app, "target@example.com", PASSWORD, trial, deactivate).await;
+        let tokens = race_logins(&app, target, flight, trial, deactivate).await;
         assert_all_dead(&app, &tokens).await;
     }
 }
@@ -160,6 +175,8 @@ async fn logins_racing_a_deletion_leave_no_live_session() {
     let app = TestApp::with_env(&GENEROUS).await;
     let (_, boss) = app.admin("boss").await;
     let (id, _, _) = app.user("target").await;
+    let target = ("target@example.com", PASSWORD);
+    let flight = login_time(&app, target.0, target.1).await;
     for trial in 0..TRIALS {
         if trial > 0 {
             app.post(&format!("/users/{id}/restore"))
@@ -175,7 +192,7 @@ async fn logins_racing_a_deletion_leave_no_live_session() {
                 .await
                 .expect(204);
         };
-        let tokens = race_logins(&app, "target@example.com", PASSWORD, trial, delete).await;
+        let tokens = race_logins(&app, target, flight, trial, delete).await;
         assert_all_dead(&app, &tokens).await;
     }
 }
@@ -184,6 +201,7 @@ async fn logins_racing_a_deletion_leave_no_live_session() {
 async fn logins_racing_a_password_change_leave_only_the_changing_session() {
     let app = TestApp::with_env(&GENEROUS).await;
     let (_, home, _) = app.user("target").await;
+    let flight = login_time(&app, "target@example.com", PASSWORD).await;
     let password = |n: u64| format!("{PASSWORD} number {n}");
     let mut current = PASSWORD.to_owned();
     for trial in 0..TRIALS {
@@ -196,7 +214,14 @@ async fn logins_racing_a_password_change_leave_only_the_changing_session() {
                 .await
                 .expect(204);
         };
-        let tokens = race_logins(&app, "target@example.com", &current, trial, change).await;
+        let tokens = race_logins(
+            &app,
+            ("target@example.com", &current),
+            flight,
+            trial,
+            change,
+        )
+        .await;
         assert_all_dead(&app, &tokens).await;
         app.get("/auth/me").bearer(&home).send().await.expect(200);
         current = next;
