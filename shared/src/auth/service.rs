@@ -73,8 +73,8 @@ fn lockout_subject(name: &LoginName, owner: Option<UserId>) -> String {
 /// *before* the hash is checked, so however many guesses run in parallel, at most the
 /// limit's count of hashes is ever verified per window; a success gives its reservation
 /// back. Round trips: the IP limit with the name's reservation read; the attempt's
-/// reservation with the read of the user's partition; then the session transaction (or,
-/// for a known account's failure, its audit event).
+/// reservation with the read of the user's partition; the attempt's audit record alongside
+/// the hash; then, on success, the session transaction.
 pub async fn login(
     ctx: &Ctx,
     name: LoginName,
@@ -103,10 +103,26 @@ pub async fn login(
     );
     let reservation = reserved?.map_err(Error::RateLimited)?;
     let found = found?;
+    // A known account's attempt is recorded as failed while its hash is checked, and a
+    // success overwrites that record with its `login` event. Neither outcome then adds a
+    // write after the hash: known and unknown names take the same time, one hash.
+    let attempt = found
+        .as_ref()
+        .map(|(u, _)| AuditEvent::new(u.id, Actor::anonymous(), "login_failed", request_id));
+    let record = async {
+        match &attempt {
+            Some(event) => ctx.store.append_audit(event).await,
+            None => Ok(()),
+        }
+    };
     let stored_hash = found.as_ref().and_then(|(u, _)| u.password_hash.clone());
-    let verified = passwords::verify(password, stored_hash).await?;
-    match found {
-        Some((user, sessions)) if !matches!(verified, Verified::No) && user.can_log_in() => {
+    let (verified, recorded) = tokio::join!(passwords::verify(password, stored_hash), record);
+    let verified = verified?;
+    recorded?;
+    match (found, attempt) {
+        (Some((user, sessions)), Some(attempt))
+            if !matches!(verified, Verified::No) && user.can_log_in() =>
+        {
             let rehash = match &verified {
                 Verified::YesRehashed(h) => Some(h.as_str()),
                 _ => None,
@@ -114,19 +130,16 @@ pub async fn login(
             let started = Started {
                 rehash,
                 reservation: &reservation,
-                request_id,
+                audit: AuditEvent {
+                    actor: Actor::user(user.id).to_string(),
+                    action: "login".into(),
+                    ..attempt
+                },
             };
             start_session(ctx, user, sessions, started).await
         }
-        found => {
-            // The failure keeps its reservation: that is the count.
-            if let Some((user, _)) = found {
-                let event =
-                    AuditEvent::new(user.id, Actor::anonymous(), "login_failed", request_id);
-                ctx.store.append_audit(&event).await?;
-            }
-            Err(Error::invalid_credentials())
-        }
+        // The failure keeps its reservation: that is the count.
+        _ => Err(Error::invalid_credentials()),
     }
 }
 
@@ -134,7 +147,8 @@ pub async fn login(
 struct Started<'a> {
     rehash: Option<&'a str>,
     reservation: &'a Reservation,
-    request_id: &'a str,
+    /// Replaces the attempt's provisional `login_failed` record.
+    audit: AuditEvent,
 }
 
 async fn start_session(
@@ -168,14 +182,13 @@ async fn start_session(
         .into_iter()
         .filter(|s| s.id.slot() >= max)
         .collect();
-    let audit = AuditEvent::new(user.id, Actor::user(user.id), "login", started.request_id);
     let created = ctx
         .store
         .start_session(
             &session,
             started.rehash,
             &evict,
-            &audit,
+            &started.audit,
             started.reservation,
         )
         .await?;
