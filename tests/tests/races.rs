@@ -145,56 +145,41 @@ async fn logins_racing_a_demotion_never_keep_admin_power() {
     assert!(tokens_seen > 0, "no login ever won a race");
 }
 
-#[tokio::test]
-async fn logins_racing_a_deactivation_leave_no_live_session() {
+/// Races logins against an admin's lifecycle move of their user (`"<method> <path>"`, with
+/// `{id}` for the user), undone with `undo` between trials; no token of them may live on.
+async fn race_a_lifecycle_move(change: &str, undo: &str) {
     let app = TestApp::with_env(&GENEROUS).await;
     let (_, boss) = app.admin("boss").await;
     let (id, _, _) = app.user("target").await;
     let target = ("target@example.com", PASSWORD);
     let flight = login_time(&app, target.0, target.1).await;
-    for trial in 0..TRIALS {
-        app.post(&format!("/users/{id}/activate"))
+    let send = |route: &str| {
+        let (method, path) = route.split_once(' ').unwrap();
+        app.request(method.parse().unwrap(), &path.replace("{id}", &id))
             .bearer(&boss)
             .send()
-            .await
-            .expect(200);
-        let deactivate = async {
-            app.post(&format!("/users/{id}/deactivate"))
-                .bearer(&boss)
-                .send()
-                .await
-                .expect(200);
+    };
+    for trial in 0..TRIALS {
+        if trial > 0 {
+            send(undo).await.expect(200);
+        }
+        let moved = async {
+            let res = send(change).await;
+            assert!(res.status.is_success(), "{change}: {}", res.status);
         };
-        let tokens = race_logins(&app, target, flight, trial, deactivate).await;
+        let tokens = race_logins(&app, target, flight, trial, moved).await;
         assert_all_dead(&app, &tokens).await;
     }
 }
 
 #[tokio::test]
+async fn logins_racing_a_deactivation_leave_no_live_session() {
+    race_a_lifecycle_move("POST /users/{id}/deactivate", "POST /users/{id}/activate").await;
+}
+
+#[tokio::test]
 async fn logins_racing_a_deletion_leave_no_live_session() {
-    let app = TestApp::with_env(&GENEROUS).await;
-    let (_, boss) = app.admin("boss").await;
-    let (id, _, _) = app.user("target").await;
-    let target = ("target@example.com", PASSWORD);
-    let flight = login_time(&app, target.0, target.1).await;
-    for trial in 0..TRIALS {
-        if trial > 0 {
-            app.post(&format!("/users/{id}/restore"))
-                .bearer(&boss)
-                .send()
-                .await
-                .expect(200);
-        }
-        let delete = async {
-            app.delete(&path(&id))
-                .bearer(&boss)
-                .send()
-                .await
-                .expect(204);
-        };
-        let tokens = race_logins(&app, target, flight, trial, delete).await;
-        assert_all_dead(&app, &tokens).await;
-    }
+    race_a_lifecycle_move("DELETE /users/{id}", "POST /users/{id}/restore").await;
 }
 
 #[tokio::test]
