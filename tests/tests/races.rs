@@ -142,6 +142,10 @@ async fn logins_racing_a_demotion_never_keep_admin_power() {
         let target = app.get(&path(&id)).bearer(&boss).send().await.expect(200);
         assert_eq!(target["is_admin"], false);
     }
+    eprintln!(
+        "{tokens_seen} tokens from {} racing logins",
+        TRIALS as usize * RACERS
+    );
     assert!(tokens_seen > 0, "no login ever won a race");
 }
 
@@ -259,6 +263,7 @@ async fn parallel_guesses_verify_at_most_the_lockout_limit() {
     let wrong: Vec<String> = (0..50).map(|i| format!("wrong guess number {i}")).collect();
     let counts = guess(&app, ("email", "victim@example.com"), &wrong).await;
     let verified = counts.get(&401).copied().unwrap_or(0);
+    eprintln!("50 parallel wrong guesses: {counts:?}");
     assert!(
         verified <= 5,
         "{verified} of 50 parallel guesses were checked"
@@ -362,6 +367,7 @@ async fn the_session_cap_holds_under_100_parallel_logins() {
             .await;
         live += usize::from(me.status == 200);
     }
+    eprintln!("100 parallel logins left {live} live sessions");
     assert!((1..=10).contains(&live), "{live} live sessions");
     assert!(session_items(&app, &id).await <= 10);
 }

@@ -244,6 +244,7 @@ pub async fn refresh(ctx: &Ctx, raw: &str) -> Result<Tokens, Error> {
 /// The person behind a verified access token, and the user `target` the request reads, in
 /// one round trip. The session must still speak for its user (`SessionRecord::admits`), and
 /// the role comes from the user's stored state, not from the token.
+#[tracing::instrument(skip_all, fields(user = %token.user_id))]
 pub async fn authenticate_session(
     ctx: &Ctx,
     token: AccessToken,
@@ -273,6 +274,7 @@ fn pick(users: Vec<User>, target: Option<UserId>) -> Option<User> {
 }
 
 /// The API key an `X-Api-Key` names, if the key matches and has not expired.
+#[tracing::instrument(skip_all)]
 pub async fn resolve_api_key(ctx: &Ctx, raw: &str) -> Result<ApiKeyRecord, Error> {
     let presented = super::api_keys::parse(raw).ok_or_else(Error::invalid_token)?;
     let now = Timestamp::now();
@@ -287,6 +289,7 @@ pub async fn resolve_api_key(ctx: &Ctx, raw: &str) -> Result<ApiKeyRecord, Error
 /// the `last_used_at` stamp alongside). A key speaks only while the admin who created it is
 /// still an active admin: it dies with its creator's authority. Its principal never holds
 /// admin power itself, only its scopes.
+#[tracing::instrument(skip_all, fields(key = %record.id))]
 pub async fn api_key_principal(
     ctx: &Ctx,
     record: ApiKeyRecord,
@@ -317,6 +320,7 @@ pub async fn api_key_principal(
 /// Deletes sessions that a change of the user's authority has already made dead, so that
 /// they do not linger until their TTL. They are refused either way, so a failure here is
 /// only logged.
+#[tracing::instrument(skip(ctx, sessions), fields(count = sessions.len()))]
 pub async fn sweep_sessions(ctx: &Ctx, user: UserId, sessions: &[SessionRecord]) {
     if let Err(error) = ctx.store.end_sessions(user, sessions).await {
         tracing::warn!(%error, %user, "dead sessions left to their TTL");
