@@ -146,12 +146,7 @@ impl Store {
         profiles: &[UserId],
     ) -> Result<(Option<SessionRecord>, Vec<User>), StoreError> {
         let mut keys = vec![session_key(user, session)];
-        for id in profiles {
-            let key = super::users::profile_key(*id);
-            if !keys.contains(&key) {
-                keys.push(key);
-            }
-        }
+        keys.extend(super::users::profile_keys(profiles));
         let (mut found, mut users) = (None, Vec::new());
         for item in self.read_many(keys).await? {
             if item.s("sk")? == keys::PROFILE {

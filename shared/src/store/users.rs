@@ -33,6 +33,17 @@ pub(super) fn profile_key(id: UserId) -> Attrs {
     key(keys::user_pk(id), keys::PROFILE)
 }
 
+/// The profile keys of `ids`, each once (BatchGetItem refuses a key named twice).
+pub(super) fn profile_keys(ids: &[UserId]) -> Vec<Attrs> {
+    let mut keys: Vec<Attrs> = Vec::with_capacity(ids.len());
+    for key in ids.iter().map(|id| profile_key(*id)) {
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
 pub(super) fn user_item(u: &User) -> Attrs {
     let mut item = profile_key(u.id);
     let mut put = |k: &str, v: AttributeValue| {
@@ -322,13 +333,7 @@ impl Store {
     /// The users of `ids` that exist, in one consistent BatchGetItem.
     #[tracing::instrument(skip(self), err)]
     pub async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
-        let mut keys: Vec<Attrs> = Vec::with_capacity(ids.len());
-        for id in ids {
-            let key = profile_key(*id);
-            if !keys.contains(&key) {
-                keys.push(key);
-            }
-        }
+        let keys = profile_keys(ids);
         if keys.is_empty() {
             return Ok(Vec::new());
         }
