@@ -409,4 +409,46 @@ mod tests {
         assert_eq!(UserId::parse(&a.to_string()), Some(a));
         assert_eq!(UserId::parse("nope"), None);
     }
+
+    #[test]
+    fn only_admin_rights_status_and_password_change_authority() {
+        let now = Timestamp::now();
+        let before = User {
+            id: UserId::new(),
+            email: Email::parse("ann@example.com").unwrap(),
+            username: Username::parse("ann").unwrap(),
+            display_name: None,
+            profile_picture_url: None,
+            status: Status::Active,
+            is_admin: true,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            version: 4,
+            password_hash: Some("h1".into()),
+            authority: 7,
+        };
+        let mut profile = before.clone();
+        profile.email = Email::parse("lee@example.com").unwrap();
+        profile.display_name = DisplayName::parse("Ann").unwrap();
+        profile.version = 5;
+        assert_eq!(before.authority_after(&profile), 7);
+        let changes: [fn(&mut User); 3] = [
+            |u| u.is_admin = false,
+            |u| u.status = Status::Inactive,
+            |u| u.password_hash = Some("h2".into()),
+        ];
+        for change in changes {
+            let mut after = before.clone();
+            change(&mut after);
+            assert!(before.changes_authority(&after));
+            assert_eq!(before.authority_after(&after), 8);
+        }
+        assert!(before.is_active_admin());
+        assert!(!User {
+            status: Status::Deleted,
+            ..before
+        }
+        .is_active_admin());
+    }
 }
