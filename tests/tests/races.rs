@@ -426,19 +426,18 @@ async fn authority_changes_of_a_user_with_300_sessions_work() {
     let app = TestApp::with_env(&GENEROUS).await;
     let (_, boss) = app.admin("boss").await;
     for (name, route) in [
-        ("quitter", "deactivate"),
-        ("forgotten", "anonymize"),
-        ("deleted", ""),
+        ("quitter", "POST /users/{id}/deactivate"),
+        ("forgotten", "POST /users/{id}/anonymize"),
+        ("deleted", "DELETE /users/{id}"),
+        ("erased", "DELETE /users/{id}?hard=true"),
     ] {
         let (id, access) = crowded_user(&app, name).await;
-        let res = if route.is_empty() {
-            app.delete(&path(&id)).bearer(&boss).send().await
-        } else {
-            app.post(&format!("/users/{id}/{route}"))
-                .bearer(&boss)
-                .send()
-                .await
-        };
+        let (method, route) = route.split_once(' ').unwrap();
+        let res = app
+            .request(method.parse().unwrap(), &route.replace("{id}", &id))
+            .bearer(&boss)
+            .send()
+            .await;
         assert!(
             res.status.is_success(),
             "{route}: {} {}",
