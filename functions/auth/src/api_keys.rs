@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use userhub::domain::{Scope, Timestamp};
+use userhub::domain::{Actor, Scope, Timestamp, UserId};
 use userhub::http::{page_response, Auth, Json, PageParams, Query};
 use userhub::store::ApiKeyRecord;
 use userhub::{AppState, Error};
@@ -28,7 +28,7 @@ struct KeyView {
     name: String,
     scopes: BTreeSet<Scope>,
     created_at: Timestamp,
-    created_by: Option<String>,
+    created_by: Option<UserId>,
     expires_at: Option<Timestamp>,
     last_used_at: Option<Timestamp>,
 }
@@ -41,7 +41,7 @@ impl From<ApiKeyRecord> for KeyView {
             scopes: r.scopes,
             created_at: r.created_at,
             // Only admins, who are people, create keys: `user:<id>`.
-            created_by: r.created_by.strip_prefix("user:").map(str::to_owned),
+            created_by: Actor::person(&r.created_by),
             expires_at: r.expires_at,
             last_used_at: r.last_used_at,
         }
@@ -95,7 +95,7 @@ pub(crate) async fn create(
         name: name.to_owned(),
         scopes: scopes.unwrap_or_default(),
         created_at: now,
-        created_by: userhub::domain::Actor::of(&principal).to_string(),
+        created_by: Actor::of(&principal).to_string(),
         expires_at: body.expires_at,
         last_used_at: None,
         hash,
