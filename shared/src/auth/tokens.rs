@@ -314,7 +314,7 @@ mod tests {
         #[test]
         fn any_single_change_breaks_an_access_token(at in 0usize..1000, with in "[A-Za-z0-9_.=-]") {
             let k = keys();
-            let token = k.issue(UserId::new(), "sid-1", Role::User, Timestamp::now());
+            let token = k.issue(UserId::new(), &SessionId::new(1), Role::User, Timestamp::now());
             let i = at % token.len();
             let changed = format!("{}{}{}", &token[..i], with, &token[i + 1..]);
             if changed != token {
@@ -325,7 +325,7 @@ mod tests {
         /// Refresh tokens round-trip; API keys parse only in their exact shape.
         #[test]
         fn refresh_tokens_and_api_keys_parse_only_their_own_shape(raw in "uhk_.*|[0-9a-f-]{36}\\..*") {
-            let generated = RefreshToken::generate(UserId::new(), &uuid::Uuid::now_v7().to_string());
+            let generated = RefreshToken::generate(UserId::new(), &SessionId::new(2));
             proptest::prop_assert_eq!(RefreshToken::parse(&generated.expose()), Some(generated));
             if let Some(key) = crate::auth::api_keys::parse(&raw) {
                 proptest::prop_assert_eq!(key.id.len(), 32);
