@@ -483,6 +483,7 @@ def run(ddb_port: int | None, s3_port: int | None, cmd: list[str]) -> int:
         env.setdefault("AWS_EC2_METADATA_DISABLED", "true")
         env["S3_FORCE_PATH_STYLE"] = "true"
         env["USERHUB_DYNAMODB_PID"] = str(ddb.proc.pid)
+        env["USERHUB_S3_PID"] = str(s3.proc.pid)
         env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
         for k in ("NO_PROXY", "no_proxy"):  # never send loopback traffic to a proxy
             env[k] = ",".join(x for x in (env.get(k), "127.0.0.1", "localhost") if x)

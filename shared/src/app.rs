@@ -2,13 +2,12 @@
 //! at cold start and reused by every invocation.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
+use crate::faults::Caller;
 use crate::store::Store;
 
 pub type AppState = Arc<Ctx>;
@@ -50,10 +49,15 @@ pub enum StartupError {
 
 impl Ctx {
     /// Reads the environment (AWS_ENDPOINT_URL_* included, so the same binary talks to the
-    /// local stack or to AWS) and builds the clients.
+    /// local stack or to AWS) and builds the clients for HTTP requests.
     pub async fn from_env() -> Result<AppState, StartupError> {
+        Self::from_env_for(Caller::Interactive).await
+    }
+
+    /// As `from_env`, with the SDK timeouts and retries of `caller`.
+    pub async fn from_env_for(caller: Caller) -> Result<AppState, StartupError> {
         let config = Config::from_env()?;
-        let sdk = load_sdk_config().await;
+        let sdk = load_sdk_config_for(caller).await;
         Ok(Self::new(config, &sdk))
     }
 
@@ -94,16 +98,17 @@ impl Ctx {
     }
 }
 
-/// The shared SDK configuration with timeouts that keep a dead dependency from holding a
-/// request (or a health check) for the SDK's default minutes.
+/// The shared SDK configuration for HTTP requests, whose timeouts keep a dead dependency
+/// from holding a request (or a health check) for the SDK's default minutes.
 pub async fn load_sdk_config() -> SdkConfig {
+    load_sdk_config_for(Caller::Interactive).await
+}
+
+/// The shared SDK configuration with the timeouts and retries of `caller` (see `faults`).
+pub async fn load_sdk_config_for(caller: Caller) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(10))
-                .build(),
-        )
+        .timeout_config(caller.timeouts())
+        .retry_config(caller.retries())
         .load()
         .await
 }

@@ -3,10 +3,12 @@
 
 pub mod app;
 pub mod auth;
+pub mod check;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod export;
+pub mod faults;
 pub mod http;
 pub mod store;
 pub mod telemetry;

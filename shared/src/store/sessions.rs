@@ -158,9 +158,10 @@ impl Store {
                 .iter()
                 .map(|s| self.session_delete(user, &s.id))
                 .collect();
-            self.transact(writes)
-                .await
-                .map_err(|e| StoreError::Aws(e.to_string()))?;
+            self.transact(writes).await.map_err(|e| match e {
+                super::tx::TxError::Store(e) => e,
+                cancelled => StoreError::Aws(cancelled.to_string()),
+            })?;
         }
         Ok(())
     }

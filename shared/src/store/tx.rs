@@ -117,8 +117,12 @@ impl Store {
                 Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
                 _ => false,
             };
-            if !conflict || attempt >= ATTEMPTS {
+            if !conflict {
                 return Err(StoreError::aws(err).into());
+            }
+            if attempt >= ATTEMPTS {
+                // Contention that outlasted every retry passes, like throttling: try later.
+                return Err(StoreError::Unavailable(crate::faults::describe(&err)).into());
             }
             let base = 5u64 << attempt.min(6);
             let pause = rand::rng().random_range(base / 2..=base);
