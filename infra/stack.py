@@ -477,6 +477,8 @@ def run(ddb_port: int | None, s3_port: int | None, cmd: list[str]) -> int:
         env = dict(os.environ)
         env["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.url
         env["AWS_ENDPOINT_URL_S3"] = s3.url
+        # moto is multi-service: it serves SSM Parameter Store (the JWT secrets) too.
+        env["AWS_ENDPOINT_URL_SSM"] = s3.url
         env.setdefault("AWS_REGION", "us-east-1")
         env.setdefault("AWS_ACCESS_KEY_ID", "test")
         env.setdefault("AWS_SECRET_ACCESS_KEY", "test")

@@ -76,10 +76,10 @@ fn link_expiry(
 /// The expiry of the credentials the S3 client signs with, when their provider knows it
 /// (STS, container and instance credentials do; static keys never expire). A failure to
 /// ask costs the link nothing but the cap.
-#[tracing::instrument(skip(s3))]
-async fn signing_credentials_expiry(s3: &aws_sdk_s3::Client) -> Option<std::time::SystemTime> {
+#[tracing::instrument(skip(ctx))]
+async fn signing_credentials_expiry(ctx: &Ctx) -> Option<std::time::SystemTime> {
     use aws_sdk_s3::config::ProvideCredentials;
-    let provider = s3.config().credentials_provider()?;
+    let provider = ctx.signing_credentials.as_ref()?;
     match provider.provide_credentials().await {
         Ok(credentials) => credentials.expiry(),
         Err(e) => {
@@ -98,11 +98,7 @@ pub async fn download(ctx: &Ctx, job: &ExportJob) -> Result<Option<Download>, Er
     let ttl = ctx.config.export_link_ttl;
     let presigning =
         aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl).map_err(Error::internal)?;
-    let expires_at = link_expiry(
-        Timestamp::now(),
-        ttl,
-        signing_credentials_expiry(&ctx.s3).await,
-    );
+    let expires_at = link_expiry(Timestamp::now(), ttl, signing_credentials_expiry(ctx).await);
     let request = ctx
         .s3
         .get_object()
