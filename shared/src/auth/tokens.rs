@@ -235,13 +235,23 @@ mod tests {
     use std::collections::HashMap;
 
     fn keys() -> TokenKeys {
-        let vars: HashMap<&str, &str> = [
-            ("TABLE_NAME", "t"),
-            ("BUCKET_NAME", "b"),
-            ("JWT_SECRET", "an-unguessable-secret-of-32-bytes!!"),
-        ]
-        .into();
-        TokenKeys::new(&Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap())
+        keys_with("an-unguessable-secret-of-32-bytes!!", None)
+    }
+
+    /// Claims that every check accepts, for tests to vary.
+    fn good_claims(now: i64) -> AccessClaims {
+        AccessClaims {
+            iss: "userhub".into(),
+            aud: "userhub".into(),
+            sub: UserId::new().to_string(),
+            sid: "s".into(),
+            role: "user".into(),
+            iat: now,
+            nbf: now,
+            exp: now + 600,
+            jti: "j".into(),
+            typ: "access".into(),
+        }
     }
 
     fn keys_with(current: &str, previous: Option<&str>) -> TokenKeys {
@@ -292,18 +302,7 @@ mod tests {
         assert!(during.verify(&forged).is_none());
         // A token signed with the old key but naming the new one fails its signature check.
         let old = keys_with(OLD, None);
-        let claims = AccessClaims {
-            iss: "userhub".into(),
-            aud: "userhub".into(),
-            sub: UserId::new().to_string(),
-            sid: "s".into(),
-            role: "user".into(),
-            iat: Timestamp::now().unix_secs(),
-            nbf: Timestamp::now().unix_secs(),
-            exp: Timestamp::now().unix_secs() + 600,
-            jti: "j".into(),
-            typ: "access".into(),
-        };
+        let claims = good_claims(Timestamp::now().unix_secs());
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(key_id(NEW.as_bytes()));
         let lying = jsonwebtoken::encode(&header, &claims, &old.current.encoding).unwrap();
@@ -335,18 +334,7 @@ mod tests {
     fn near_misses_are_rejected() {
         let k = keys();
         let now = Timestamp::now().unix_secs();
-        let good = AccessClaims {
-            iss: "userhub".into(),
-            aud: "userhub".into(),
-            sub: UserId::new().to_string(),
-            sid: "s".into(),
-            role: "user".into(),
-            iat: now,
-            nbf: now,
-            exp: now + 600,
-            jti: "j".into(),
-            typ: "access".into(),
-        };
+        let good = good_claims(now);
         assert!(k.verify(&k.sign(&good)).is_some());
         let variants = [
             AccessClaims {
