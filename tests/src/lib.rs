@@ -376,7 +376,13 @@ impl TestApp {
     /// Writes `users` straight into the table with parallel BatchWriteItem calls: profile
     /// items shaped like real ones, without reservations, counters or audit events.
     pub async fn seed(&self, users: &[userhub::domain::User]) {
-        seed_users(&self.state.store, users).await;
+        // Bulk loading is no request: it gets the worker's SDK budget, because thousands of
+        // parallel batch writes can keep a busy DynamoDB Local for longer than a request
+        // may wait.
+        let sdk = userhub::app::load_sdk_config_for(userhub::faults::Caller::Worker).await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let store = userhub::store::Store::new(client, self.state.store.table());
+        seed_users(&store, users).await;
     }
 }
 
