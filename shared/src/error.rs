@@ -305,3 +305,30 @@ impl From<crate::store::StoreError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn an_unavailable_table_is_a_503_with_retry_after_and_no_aws_text() {
+        let cause = "request has timed out: operation timeout occurred after 3.5s";
+        let res = Error::from(StoreError::Unavailable(cause.into())).into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            res.headers()[header::RETRY_AFTER],
+            crate::faults::RETRY_AFTER_SECS.to_string()
+        );
+        let problem = res.extensions().get::<Problem>().expect("problem");
+        assert_eq!(problem.code, "unavailable");
+        assert!(!problem.detail.contains("timed out"), "{}", problem.detail);
+    }
+
+    #[test]
+    fn any_other_store_failure_stays_a_500() {
+        let res = Error::from(StoreError::Aws("ValidationException".into())).into_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(res.headers().get(header::RETRY_AFTER).is_none());
+    }
+}
