@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
+use userhub::faults::Caller;
 use userhub_tests::{fresh_ip, json, TestApp, TestResponse, PASSWORD};
 
 /// The promise: an interactive request answers within this, whatever a dependency does.
@@ -93,7 +94,8 @@ fn assert_answered(what: &str, status: u16, (res, took): &(TestResponse, Duratio
 
 #[tokio::test]
 async fn paused_dependencies_give_fast_503s_and_everything_recovers() {
-    let app = TestApp::new().await;
+    // The clients an HTTP function has: the budget under test.
+    let app = TestApp::with_budget(Caller::Interactive, &[]).await;
     let (_, admin) = app.admin("root").await;
     let (ann_id, ann, _) = app.user("ann").await;
     let login = || {
@@ -194,7 +196,10 @@ async fn paused_dependencies_give_fast_503s_and_everything_recovers() {
     assert_answered("GET /users/export", 303, &export);
     app.get("/health").send().await.expect(200);
 
-    let report = userhub::check::check(&app.state.store, userhub::check::Options::default())
+    // The checker scans the whole table, with the worker's budget, as `userhub-admin` does.
+    let client = aws_sdk_dynamodb::Client::new(&userhub_tests::sdk_config().await);
+    let store = userhub::store::Store::new(client, app.state.store.table());
+    let report = userhub::check::check(&store, userhub::check::Options::default())
         .await
         .expect("check the table");
     assert!(report.is_clean(), "the table is inconsistent: {report:?}");

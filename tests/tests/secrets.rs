@@ -31,7 +31,7 @@ async fn app_with(base: &TestApp, parameters: &[(&str, &str)]) -> Result<TestApp
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    let sdk = userhub::app::load_sdk_config().await;
+    let sdk = userhub_tests::sdk_config().await;
     let config = config_from(&sdk, |k| vars.get(k).cloned()).await?;
     Ok(TestApp::from_state(userhub::Ctx::new(config, &sdk)))
 }
@@ -60,7 +60,7 @@ async fn me(app: &TestApp, token: &str) -> u16 {
 async fn jwt_secrets_come_from_parameter_store_and_rotate_without_logging_anyone_out() {
     let base = TestApp::new().await;
     base.register("ann@example.com", "ann").await;
-    let ssm = aws_sdk_ssm::Client::new(&userhub::app::load_sdk_config().await);
+    let ssm = aws_sdk_ssm::Client::new(&userhub_tests::sdk_config().await);
     let prefix = format!("/userhub-test/{}", uuid::Uuid::now_v7().simple());
     let (old_name, new_name) = (format!("{prefix}/old"), format!("{prefix}/new"));
     put_secret(&ssm, &old_name, "the-first-secret-of-at-least-32-bytes").await;
