@@ -6,7 +6,8 @@
 //! - the status counters equal the users by status (and active admins), and the signup
 //!   counters the users by month of `created_at` (erased users included, from their
 //!   surviving audit trail: erasure never lowers a signup count);
-//! - no live session belongs to a user that is not active (or no longer exists);
+//! - no unexpired session item outlives its user's authority (the sweep after a change of
+//!   status, admin rights or password, or an erasure, finished);
 //! - no export job is `running` for longer than any worker can run.
 //!
 //! `repair` fixes what is safe, through writes that re-check their premise (see
@@ -19,7 +20,7 @@ use std::time::Duration;
 use crate::domain::export::{ExportJob, JobStatus};
 use crate::domain::{Status, Timestamp, User, UserId};
 use crate::store::{
-    Record, Reservation, ReservationKind, SessionRecord, StatusCounts, Store, StoreError,
+    NameReservation, Record, ReservationKind, SessionRecord, StatusCounts, Store, StoreError,
 };
 use crate::users::Transition;
 
@@ -58,8 +59,9 @@ pub enum Broken {
     SignupCounts,
     /// Counters could not be verified: users changed while the check ran.
     CountersUnverified,
-    /// Live sessions of a user that is deleted, anonymised, inactive or erased.
-    SessionsOfInactiveUser,
+    /// Unexpired session items their user no longer admits (deleted, anonymised, inactive,
+    /// erased, or of an older authority): the sweep after a change did not finish.
+    DeadSessions,
     /// An export job `running` past the deadline.
     StuckJob,
 }
@@ -75,7 +77,7 @@ impl Broken {
             Broken::StatusCounts => "status_counts",
             Broken::SignupCounts => "signup_counts",
             Broken::CountersUnverified => "counters_unverified",
-            Broken::SessionsOfInactiveUser => "sessions_of_inactive_user",
+            Broken::DeadSessions => "dead_sessions",
             Broken::StuckJob => "stuck_job",
         }
     }
@@ -129,7 +131,7 @@ impl Report {
 struct Inventory {
     users: HashMap<UserId, User>,
     live_sessions: BTreeMap<UserId, Vec<SessionRecord>>,
-    reservations: Vec<Reservation>,
+    reservations: Vec<NameReservation>,
     status: StatusCounts,
     signups: BTreeMap<i32, [i64; 12]>,
     running_jobs: Vec<ExportJob>,
@@ -146,7 +148,7 @@ impl Inventory {
             Record::Session(s) if s.is_live(now) => {
                 self.live_sessions.entry(s.user_id).or_default().push(s);
             }
-            Record::Reservation(r) => self.reservations.push(r),
+            Record::NameReservation(r) => self.reservations.push(r),
             Record::StatusCounts(c) => self.status = c,
             Record::Signups(year, months) => {
                 self.signups.insert(year, months);
@@ -226,7 +228,7 @@ pub async fn check(store: &Store, options: Options) -> Result<Report, StoreError
             false,
         );
     }
-    checker.sessions(&inv).await?;
+    checker.sessions(&inv, now).await?;
     checker.jobs(&inv, now, options.stuck_after).await?;
     Ok(checker.report)
 }
@@ -328,27 +330,33 @@ impl Checker<'_> {
         Ok(())
     }
 
-    async fn sessions(&mut self, inv: &Inventory) -> Result<(), StoreError> {
+    async fn sessions(&mut self, inv: &Inventory, now: Timestamp) -> Result<(), StoreError> {
         for (user_id, sessions) in &inv.live_sessions {
-            let state = match inv.users.get(user_id) {
+            let user = inv.users.get(user_id);
+            let dead: Vec<SessionRecord> = sessions
+                .iter()
+                .filter(|s| !user.is_some_and(|u| s.admits(u, now)))
+                .cloned()
+                .collect();
+            if dead.is_empty() {
+                continue;
+            }
+            let state = match user {
                 None => "erased",
-                Some(u) if u.status == Status::Active => continue,
+                Some(u) if u.status == Status::Active => "under another authority",
                 Some(u) => u.status.as_str(),
             };
-            let repaired = self.repair
-                && self
-                    .store
-                    .end_sessions_of_inactive(*user_id, sessions)
-                    .await?;
-            let detail = format!(
-                "{} live session(s) of a user that is {state}",
-                sessions.len()
-            );
+            // A session that its user no longer admits never will again (authority versions
+            // only grow), and each delete holds only while its slot holds that session.
+            if self.repair {
+                self.store.end_sessions(*user_id, &dead).await?;
+            }
+            let detail = format!("{} session item(s) of a user {state}", dead.len());
             self.found(
-                Broken::SessionsOfInactiveUser,
+                Broken::DeadSessions,
                 format!("user {user_id}"),
                 detail,
-                repaired,
+                self.repair,
             );
         }
         Ok(())

@@ -221,7 +221,7 @@ async fn live_sessions_of_a_deleted_user_are_ended() {
         .expect(204);
     // The deletion ended it; a lost write brings it back.
     put(&app, session.clone()).await;
-    detect_and_repair(&app, &[Broken::SessionsOfInactiveUser]).await;
+    detect_and_repair(&app, &[Broken::DeadSessions]).await;
     let (pk, sk) = (session["pk"].as_s().unwrap(), session["sk"].as_s().unwrap());
     assert!(get(&app, pk, sk).await.is_none());
 }

@@ -14,7 +14,7 @@ use super::tx::{Attrs, TxError, Write};
 use super::users::{profile_key, user_from};
 use super::{key, StatusCounts, Store, StoreError};
 use crate::domain::export::ExportJob;
-use crate::domain::{Status, Timestamp, User, UserId};
+use crate::domain::{Timestamp, User, UserId};
 
 /// What a reservation item reserves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,7 +47,7 @@ impl ReservationKind {
 
 /// A uniqueness reservation: `value` is held by `user_id` (`None` when the item lacks it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reservation {
+pub struct NameReservation {
     pub kind: ReservationKind,
     pub value: String,
     pub user_id: Option<UserId>,
@@ -59,7 +59,7 @@ pub enum Record {
     User(Box<User>),
     /// A session item, whether or not it has expired (`SessionRecord::is_live`).
     Session(SessionRecord),
-    Reservation(Reservation),
+    NameReservation(NameReservation),
     StatusCounts(StatusCounts),
     /// Signups per month (index 0 is January) of a year.
     Signups(i32, [i64; 12]),
@@ -77,7 +77,7 @@ pub enum Record {
 fn record_of(item: &Item) -> Result<Record, StoreError> {
     let (pk, sk) = (item.s("pk")?, item.s("sk")?);
     if let Some((kind, value)) = keys::reservation_of(pk, sk) {
-        return Ok(Record::Reservation(Reservation {
+        return Ok(Record::NameReservation(NameReservation {
             kind,
             value: value.to_owned(),
             user_id: item.opt_s("user_id").and_then(UserId::parse),
@@ -86,8 +86,9 @@ fn record_of(item: &Item) -> Result<Record, StoreError> {
     if pk.starts_with(keys::USER_PREFIX) {
         return Ok(match sk {
             keys::PROFILE => Record::User(Box::new(user_from(item)?)),
+            // A session item from before slotted ids is no session any token can name.
             sk if sk.starts_with(keys::SESSION_PREFIX) => {
-                Record::Session(SessionRecord::from_item(item)?)
+                SessionRecord::from_item(item)?.map_or(Record::Other, Record::Session)
             }
             _ => Record::Other,
         });
@@ -211,7 +212,7 @@ impl Store {
 
     /// Deletes a reservation whose user does not exist or no longer holds its value.
     #[tracing::instrument(skip(self, r), fields(kind = r.kind.name()))]
-    pub async fn remove_stray_reservation(&self, r: &Reservation) -> Result<bool, StoreError> {
+    pub async fn remove_stray_reservation(&self, r: &NameReservation) -> Result<bool, StoreError> {
         let Some(owner) = r.user_id else {
             let delete = Write::delete(
                 &self.table,
@@ -288,24 +289,6 @@ impl Store {
             .collect();
         let write = counter_update(&self.table, keys::signups_sk(year), &changes);
         self.repair(vec![write]).await
-    }
-
-    /// Ends sessions of a user that is not active (or no longer exists), in transactions of
-    /// at most 100 actions, each conditional on the user still not being active.
-    #[tracing::instrument(skip(self, sessions), fields(count = sessions.len()))]
-    pub async fn end_sessions_of_inactive(
-        &self,
-        user: UserId,
-        sessions: &[SessionRecord],
-    ) -> Result<bool, StoreError> {
-        let mut ended = true;
-        for chunk in sessions.chunks(99) {
-            let mut writes =
-                vec![self.profile_check(user, "status", false, Status::Active.as_str())];
-            writes.extend(chunk.iter().map(|s| self.session_delete(user, &s.id)));
-            ended &= self.repair(writes).await?;
-        }
-        Ok(ended)
     }
 }
 
