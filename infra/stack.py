@@ -11,7 +11,7 @@
     python3 infra/stack.py run [--dynamodb-port N] [--s3-port N] [-- CMD ARGS...]
         Start DynamoDB Local and moto_server on 127.0.0.1 (given or free
         ports), wait until both answer HTTP, run CMD with the AWS_* endpoint
-        environment, stop both services whatever happens, and exit with CMD's
+        environment (moto also serves SES on the S3 port), stop both services whatever happens, and exit with CMD's
         exit code. Without CMD, serve until Ctrl-C.
 
     python3 infra/stack.py lint [-- CFN-LINT ARGS...]
@@ -472,11 +472,14 @@ def run(ddb_port: int | None, s3_port: int | None, cmd: list[str]) -> int:
             s.wait_ready(deadline)
         ddb, s3 = services
         log(f"dynamodb  {ddb.url}  (pid {ddb.proc.pid}, log {ddb.log_path.relative_to(ROOT)})")
-        log(f"s3        {s3.url}  (pid {s3.proc.pid}, log {s3.log_path.relative_to(ROOT)})")
+        log(f"s3, ses   {s3.url}  (pid {s3.proc.pid}, log {s3.log_path.relative_to(ROOT)})")
+        log(f"sent mail {s3.url}/moto-api/data.json  (under \"ses\" -> \"Message\")")
 
         env = dict(os.environ)
         env["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.url
         env["AWS_ENDPOINT_URL_S3"] = s3.url
+        # moto serves SES (v2) on the same port: /moto-api/data.json shows what was sent.
+        env["AWS_ENDPOINT_URL_SESV2"] = s3.url
         env.setdefault("AWS_REGION", "us-east-1")
         env.setdefault("AWS_ACCESS_KEY_ID", "test")
         env.setdefault("AWS_SECRET_ACCESS_KEY", "test")

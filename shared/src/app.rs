@@ -18,6 +18,7 @@ pub struct Ctx {
     pub config: Config,
     pub store: Store,
     pub s3: aws_sdk_s3::Client,
+    pub mailer: crate::mail::Mailer,
     pub tokens: TokenKeys,
     pub clock: Clock,
     pub cursors: crate::http::cursor::CursorKey,
@@ -64,17 +65,19 @@ impl Ctx {
                 .force_path_style(config.s3_force_path_style)
                 .build(),
         );
-        Self::with_clients(config, dynamodb, s3)
+        Self::with_clients(config, dynamodb, s3, crate::mail::ses_client(sdk))
     }
 
     pub fn with_clients(
         config: Config,
         dynamodb: aws_sdk_dynamodb::Client,
         s3: aws_sdk_s3::Client,
+        ses: aws_sdk_sesv2::Client,
     ) -> AppState {
         Arc::new(Self {
             store: Store::new(dynamodb, config.table_name.clone()),
             s3,
+            mailer: crate::mail::Mailer::new(ses, config.mail.from.clone()),
             tokens: TokenKeys::new(&config),
             clock: Clock::default(),
             cursors: crate::http::cursor::CursorKey::derive(&config.jwt_secret),

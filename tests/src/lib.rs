@@ -28,7 +28,8 @@ pub struct TestApp {
 fn require_stack() {
     assert!(
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok()
-            && std::env::var("AWS_ENDPOINT_URL_S3").is_ok(),
+            && std::env::var("AWS_ENDPOINT_URL_S3").is_ok()
+            && std::env::var("AWS_ENDPOINT_URL_SESV2").is_ok(),
         "the local stack is not running: run the tests with `make test` \
          (or `python3 infra/stack.py run -- cargo nextest run`)"
     );
@@ -91,6 +92,11 @@ impl TestApp {
         userhub_local_api::setup::ensure_bucket(&state.s3, &state.config.bucket_name)
             .await
             .expect("create test bucket");
+        state
+            .mailer
+            .verify_sender()
+            .await
+            .expect("verify the mail sender with moto's SES");
     }
 
     pub fn from_state(state: AppState) -> Self {
@@ -294,6 +300,7 @@ impl TestApp {
             username: Some(name.to_owned()),
             password: Some(PASSWORD.to_owned()),
             is_admin: Some(true),
+            email_verified: Some(true),
             ..Default::default()
         };
         let new = input.validate(true).expect("valid admin");
@@ -364,6 +371,7 @@ pub fn seed_user(i: usize, name: Option<&str>) -> userhub::domain::User {
         profile_picture_url: None,
         status,
         is_admin: i % 50 == 1,
+        email_verified: i % 3 == 0,
         created_at: created,
         updated_at: created.plus_secs(60),
         last_login_at: i.is_multiple_of(2).then(|| created.plus_secs(3600)),

@@ -2,6 +2,7 @@
 //! call the core, respond.
 
 mod api_keys;
+mod recovery;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -25,6 +26,10 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/logout-all", post(logout_all))
         .route("/auth/me", get(me).patch(update_me))
         .route("/auth/password", post(change_password))
+        .route("/auth/password/forgot", post(recovery::forgot))
+        .route("/auth/password/reset", post(recovery::reset))
+        .route("/auth/verify-email", post(recovery::verify))
+        .route("/auth/verify-email/resend", post(recovery::resend))
         .route("/api-keys", post(api_keys::create).get(api_keys::list))
         .route("/api-keys/{id}", delete(api_keys::revoke))
 }
@@ -54,10 +59,12 @@ async fn register(
         profile_picture_url: body.profile_picture_url,
         is_admin: None,
         status: None,
+        email_verified: None,
     };
     let new = input.validate(true).map_err(Error::Validation)?;
     let user =
         userhub::users::create(&ctx, new, Actor::anonymous(), "registered", &request_id).await?;
+    userhub::auth::recovery::welcome(&ctx, &user).await;
     let mut res = user_response(StatusCode::CREATED, &user);
     if let Ok(location) = format!("/users/{}", user.id).parse() {
         res.headers_mut().insert(header::LOCATION, location);
@@ -117,7 +124,7 @@ async fn refresh(
 }
 
 /// The person behind a bearer token; API keys have no session or profile.
-fn person(principal: &Principal) -> Result<(userhub::domain::UserId, &str), Error> {
+pub(crate) fn person(principal: &Principal) -> Result<(userhub::domain::UserId, &str), Error> {
     match principal {
         Principal::User { id, session_id, .. } => Ok((*id, session_id)),
         Principal::ApiKey { .. } => Err(Error::Forbidden(
@@ -160,8 +167,16 @@ async fn update_me(
         ));
     }
     let changes = body.validate().map_err(Error::Validation)?;
-    let user = userhub::users::update(&ctx, id, &changes, None, Actor::of(&principal), &request_id)
-        .await?;
+    let user = userhub::auth::recovery::update_profile(
+        &ctx,
+        &principal,
+        id,
+        &changes,
+        body.current_password,
+        None,
+        &request_id,
+    )
+    .await?;
     Ok(user_response(StatusCode::OK, &user))
 }
 

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
+use userhub::auth::recovery;
 use userhub::domain::input::{ChangesInput, NewUserInput};
 use userhub::domain::{Actor, Email, LoginName, Principal, Scope, UserId, Username};
 use userhub::http::{
@@ -35,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/deactivate", post(deactivate))
         .route("/users/{id}/restore", post(restore))
         .route("/users/{id}/anonymize", post(anonymize))
+        .route("/users/{id}/invite", post(invite))
         .route("/users/{id}/audit", get(audit))
         .route("/stats/users", get(stats_users))
         .route("/stats/signups", get(listing::signups))
@@ -54,6 +56,7 @@ async fn create(
     principal.require_admin()?;
     let new = input.validate(false).map_err(Error::Validation)?;
     let user = users::create(&ctx, new, Actor::of(&principal), "created", &request_id).await?;
+    recovery::invite_new(&ctx, &user).await;
     let mut res = user_response(StatusCode::CREATED, &user);
     if let Ok(location) = format!("/users/{}", user.id).parse() {
         res.headers_mut().insert(header::LOCATION, location);
@@ -131,12 +134,13 @@ async fn update(
     }
     let changes = input.validate().map_err(Error::Validation)?;
     let expected = if_match(&headers)?;
-    let user = users::update(
+    let user = recovery::update_profile(
         &ctx,
+        &principal,
         id,
         &changes,
+        input.current_password,
         expected,
-        Actor::of(&principal),
         &request_id,
     )
     .await?;
@@ -209,6 +213,23 @@ lifecycle_route!(activate, Transition::Activate);
 lifecycle_route!(deactivate, Transition::Deactivate);
 lifecycle_route!(restore, Transition::Restore);
 lifecycle_route!(anonymize, Transition::Anonymize);
+
+/// POST /users/{id}/invite: (re-)sends the set-password link of a user without a password.
+async fn invite(
+    State(ctx): State<AppState>,
+    Auth(principal): Auth,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    principal.require_admin()?;
+    let id = user_id(&id)?;
+    recovery::invite(&ctx, id, Actor::of(&principal), &request_id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"message": "the invitation is on its way"})),
+    )
+        .into_response())
+}
 
 async fn audit(
     State(ctx): State<AppState>,

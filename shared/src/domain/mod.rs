@@ -7,6 +7,7 @@ pub mod input;
 pub mod listing;
 pub mod passwords;
 pub mod time;
+pub mod tokens;
 pub mod user;
 
 pub use access::{Denied, Principal, Role, Scope};

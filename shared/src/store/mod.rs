@@ -12,6 +12,7 @@ mod rate_limits;
 mod scan;
 mod seed;
 mod sessions;
+mod tokens;
 mod tx;
 mod users;
 
