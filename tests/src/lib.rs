@@ -468,3 +468,75 @@ impl TestApp {
         out.uploads().len()
     }
 }
+
+/// An address no other test uses: tests share one moto, so mail is told apart by recipient.
+pub fn unique_email(name: &str) -> String {
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    format!("{name}-{}@example.com", &id[id.len() - 12..])
+}
+
+/// One mail moto's SES accepted: subject, recipients and body (the HTML part when there is
+/// one, as moto keeps it).
+#[derive(Debug, Clone)]
+pub struct SentMail {
+    pub subject: String,
+    pub to: Vec<String>,
+    pub body: String,
+}
+
+impl SentMail {
+    /// The token of the first `<page>?token=` link in the mail.
+    #[track_caller]
+    pub fn token(&self, page: &str) -> String {
+        let marker = format!("/{page}?token=");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {page} link in {}", self.body))
+            + marker.len();
+        self.body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+}
+
+/// Every mail sent to `to` so far, oldest first, read from moto's `/moto-api/data.json`.
+/// Sending happens before a request answers, so a mail is there once its request returned.
+pub async fn sent_mail(to: &str) -> Vec<SentMail> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_SESV2").expect("the local stack sets SES");
+    let raw = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .expect("moto data")
+        .bytes()
+        .await
+        .expect("moto data body");
+    let data: Value = serde_json::from_slice(&raw).expect("moto data is JSON");
+    data["ses"]["Message"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|m| SentMail {
+            subject: m["subject"].as_str().unwrap_or_default().to_owned(),
+            to: m["destinations"]["ToAddresses"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect(),
+            body: m["body"].as_str().unwrap_or_default().to_owned(),
+        })
+        .filter(|m| m.to.iter().any(|a| a == to))
+        .collect()
+}
+
+/// The one mail sent to `to` since `before` mails, with this subject.
+#[track_caller]
+pub fn only_new(mails: &[SentMail], before: usize, subject: &str) -> SentMail {
+    let new = &mails[before..];
+    assert_eq!(new.len(), 1, "expected one new mail, got {new:?}");
+    assert_eq!(new[0].subject, subject);
+    new[0].clone()
+}
