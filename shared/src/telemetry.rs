@@ -1,5 +1,5 @@
-//! JSON logs to stdout, one object per line, carrying the current request's span fields
-//! (the request id among them).
+//! JSON logs to stdout, one object per line, carrying the fields of every open span: the
+//! request's (its request id) as well as those of instrumented functions inside it.
 
 use tracing_subscriber::EnvFilter;
 
@@ -10,7 +10,9 @@ pub fn init() {
         .json()
         .with_env_filter(filter)
         .with_current_span(true)
-        .with_span_list(false)
+        // The whole list: an instrumented function's span would otherwise hide the
+        // request span, and with it the request id.
+        .with_span_list(true)
         .flatten_event(true)
         .with_target(false)
         .try_init();

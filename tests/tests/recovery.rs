@@ -80,7 +80,17 @@ async fn registration_mails_a_verification_link_that_works_once() {
     );
     assert_eq!(token.len(), 43);
 
+    let verified_count = || async {
+        app.state
+            .store
+            .status_counts()
+            .await
+            .unwrap()
+            .email_verified
+    };
+    assert_eq!(verified_count().await, 0);
     let verified = verify(&app, &token).await.expect(200);
+    assert_eq!(verified_count().await, 1);
     assert_eq!(verified["id"], user["id"]);
     assert_eq!(verified["email_verified"], true);
     assert_eq!(verified["version"], 2);
@@ -372,6 +382,7 @@ async fn forgot_password_takes_as_long_for_known_unknown_and_deleted_accounts() 
         }
     }
     let [k, u, d] = times.map(median);
+    eprintln!("forgot-password medians: known {k:?}, unknown {u:?}, deleted {d:?}");
     for (name, other) in [("unknown", u), ("deleted", d)] {
         let ratio = k.as_secs_f64() / other.as_secs_f64();
         assert!(
@@ -499,6 +510,16 @@ async fn an_email_change_needs_the_password_and_mails_both_addresses() {
         .expect(200);
     assert_eq!(changed["email"], new.as_str());
     assert_eq!(changed["email_verified"], false);
+    // The stats count verified addresses in the same transaction.
+    assert_eq!(
+        app.state
+            .store
+            .status_counts()
+            .await
+            .unwrap()
+            .email_verified,
+        0
+    );
     let link = only_new(&sent_mail(&new).await, 0, VERIFY_SUBJECT).token("verify-email");
     let old_mails = sent_mail(&old).await;
     let notice = only_new(&old_mails, 1, CHANGED_SUBJECT);

@@ -158,6 +158,44 @@ mod tests {
     }
 }
 
+#[cfg(test)]
+mod change_tests {
+    use super::*;
+    use crate::domain::{Timestamp, User, UserId};
+
+    #[test]
+    fn a_new_email_is_unverified() {
+        let now = Timestamp::now();
+        let user = User {
+            id: UserId::new(),
+            email: Email::parse("ann@example.com").unwrap(),
+            username: Username::parse("ann").unwrap(),
+            display_name: None,
+            profile_picture_url: None,
+            status: Status::Active,
+            is_admin: false,
+            email_verified: true,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            version: 1,
+            password_hash: None,
+        };
+        let same = Changes {
+            email: Some(user.email.clone()),
+            ..Default::default()
+        };
+        assert_eq!(same.apply(&user), (user.clone(), vec![]));
+        let moved = Changes {
+            email: Some(Email::parse("new@example.com").unwrap()),
+            ..Default::default()
+        };
+        let (after, fields) = moved.apply(&user);
+        assert!(!after.email_verified);
+        assert_eq!(fields, ["email", "email_verified"]);
+    }
+}
+
 /// `Some(None)` for an explicit `null`, so a PATCH can clear a field.
 pub fn nullable<'de, D: serde::Deserializer<'de>>(
     d: D,

@@ -1,4 +1,5 @@
-//! The counter items: users by status (and active admins), signups per month of a year.
+//! The counter items: users by status (and active admins, and verified emails), signups per
+//! month of a year.
 
 use super::keys;
 use super::{key, Store, StoreError};
@@ -9,6 +10,8 @@ pub struct StatusCounts {
     pub active: i64,
     pub inactive: i64,
     pub deleted: i64,
+    /// Users (of `total`) whose email is verified.
+    pub email_verified: i64,
     #[serde(skip)]
     pub active_admins: i64,
 }
@@ -27,6 +30,7 @@ impl Store {
             active,
             inactive,
             deleted,
+            email_verified: get("email_verified"),
             active_admins: get("active_admins"),
         })
     }

@@ -122,6 +122,7 @@ struct Deltas {
     inactive: i64,
     deleted: i64,
     active_admins: i64,
+    email_verified: i64,
 }
 
 impl Deltas {
@@ -136,6 +137,9 @@ impl Deltas {
                 }
                 if u.is_admin && u.status == Status::Active {
                     d.active_admins += sign;
+                }
+                if u.email_verified {
+                    d.email_verified += sign;
                 }
             }
         }
@@ -156,6 +160,7 @@ impl Store {
             ("inactive", d.inactive),
             ("deleted", d.deleted),
             ("active_admins", d.active_admins),
+            ("email_verified", d.email_verified),
         ] {
             if v != 0 {
                 parts.push(format!("{name} :{name}"));
