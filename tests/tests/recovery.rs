@@ -99,6 +99,25 @@ async fn registration_mails_a_verification_link_that_works_once() {
         .expect_problem(400, "invalid_token");
     let me = login(&app, &email, PASSWORD).await.expect(200);
     assert_eq!(me["user"]["email_verified"], true);
+    // The directory filters on it.
+    let other = unique_email("vernot");
+    register(&app, &other).await;
+    let (_, admin) = app.admin("boss").await;
+    for (filter, want) in [("true", &email), ("false", &other)] {
+        let page = app
+            .get(&format!("/users?email_verified={filter}&email=ver"))
+            .bearer(&admin)
+            .send()
+            .await
+            .expect(200);
+        let emails: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["email"].as_str().unwrap())
+            .collect();
+        assert_eq!(emails, [want.as_str()], "email_verified={filter}");
+    }
 
     // Malformed, unknown, and a token of another purpose are all the same 400.
     for bad in ["", "short", &"A".repeat(43), &format!("{token}x")] {

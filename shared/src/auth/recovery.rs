@@ -44,7 +44,7 @@ pub async fn send_link(ctx: &Ctx, user: &User, kind: TokenKind) -> Result<(), Er
         hash: sha256_hex(&secret),
         kind,
         user_id: user.id,
-        email: user.email.clone(),
+        email_digest: sha256_hex(user.email.as_str()),
         created_at: Timestamp::now(),
         expires_at: ctx.clock.now_secs() + ttl.as_secs(),
     };
@@ -132,9 +132,13 @@ async fn live_token(ctx: &Ctx, raw: &str, purpose: Purpose) -> Result<(TokenReco
         .store
         .user(record.user_id)
         .await?
-        .filter(|u| record.applies_to(u))
+        .filter(|u| speaks_for(&record, u))
         .ok_or_else(Error::invalid_link)?;
     Ok((record, user))
+}
+
+fn speaks_for(token: &TokenRecord, user: &User) -> bool {
+    token.applies_to(user, &sha256_hex(user.email.as_str()))
 }
 
 /// Uses the token up; of concurrent redeemers exactly one gets past this.
@@ -154,7 +158,7 @@ fn redeemed(
     change: impl Fn(&mut User),
     mut fields: Vec<&'static str>,
 ) -> Result<Outcome, Error> {
-    if !token.applies_to(user) {
+    if !speaks_for(token, user) {
         return Err(Error::invalid_link());
     }
     let mut after = user.clone();

@@ -10,7 +10,7 @@ use super::keys;
 use super::tx::{Attrs, TxError, Write};
 use super::{key, Store, StoreError};
 use crate::domain::tokens::{TokenKind, TokenRecord};
-use crate::domain::{Email, Timestamp, UserId};
+use crate::domain::{Timestamp, UserId};
 
 fn token_item(t: &TokenRecord) -> Attrs {
     let (pk, sk) = keys::token(&t.hash);
@@ -18,7 +18,7 @@ fn token_item(t: &TokenRecord) -> Attrs {
     item.extend([
         ("kind".to_owned(), s(t.kind.as_str())),
         ("user_id".to_owned(), s(t.user_id.to_string())),
-        ("email".to_owned(), s(t.email.as_str())),
+        ("email_digest".to_owned(), s(&t.email_digest)),
         ("created_at".to_owned(), s(t.created_at.to_string())),
         ("ttl".to_owned(), n(t.expires_at)),
     ]);
@@ -31,7 +31,7 @@ fn token_from(hash: &str, item: &Item) -> Result<TokenRecord, StoreError> {
         hash: hash.to_owned(),
         kind: TokenKind::parse(item.s("kind")?).ok_or_else(|| corrupt("kind"))?,
         user_id: UserId::parse(item.s("user_id")?).ok_or_else(|| corrupt("user_id"))?,
-        email: Email::from_store(item.s("email")?),
+        email_digest: item.s("email_digest")?.to_owned(),
         created_at: Timestamp::parse(item.s("created_at")?).ok_or_else(|| corrupt("created_at"))?,
         expires_at: item.n("ttl")?,
     })
