@@ -371,7 +371,7 @@ pub fn seed_user(i: usize, name: Option<&str>) -> userhub::domain::User {
         profile_picture_url: None,
         status,
         is_admin: i % 50 == 1,
-        email_verified: i % 3 == 0,
+        email_verified: i.is_multiple_of(3),
         created_at: created,
         updated_at: created.plus_secs(60),
         last_login_at: i.is_multiple_of(2).then(|| created.plus_secs(3600)),
