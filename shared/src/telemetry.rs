@@ -17,3 +17,16 @@ pub fn init() {
         .with_target(false)
         .try_init();
 }
+
+/// An error and its sources on one line, for logs: the AWS SDK's `Display` is terse and the
+/// source chain carries the service's message.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

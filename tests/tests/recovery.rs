@@ -17,6 +17,16 @@ const INVITE_SUBJECT: &str = "You are invited to userhub";
 const CHANGED_SUBJECT: &str = "Your email address was changed";
 const NEW_PASSWORD: &str = "a completely new passphrase";
 
+/// `field` of every item of a list page.
+fn item_strings<'a>(page: &'a Value, field: &str) -> Vec<&'a str> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[field].as_str().unwrap())
+        .collect()
+}
+
 /// Registers `email` and returns (user, the verification link's token).
 async fn register(app: &TestApp, email: &str) -> (Value, String) {
     let username = email.split('@').next().unwrap().replace('-', "_");
@@ -110,12 +120,7 @@ async fn registration_mails_a_verification_link_that_works_once() {
             .send()
             .await
             .expect(200);
-        let emails: Vec<&str> = page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|u| u["email"].as_str().unwrap())
-            .collect();
+        let emails = item_strings(&page, "email");
         assert_eq!(emails, [want.as_str()], "email_verified={filter}");
     }
 
@@ -189,12 +194,7 @@ async fn reset_sets_the_password_ends_every_session_and_works_once() {
         .send()
         .await
         .expect(200);
-    let actions: Vec<&str> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = item_strings(&audit, "action");
     assert!(actions.contains(&"password_reset"), "{actions:?}");
     assert_eq!(
         actions
@@ -290,20 +290,24 @@ async fn a_link_redeemed_in_parallel_works_exactly_once() {
     login(&app, &email, winners[0]).await.expect(200);
 }
 
-#[tokio::test]
-async fn forgot_answers_alike_and_mails_only_existing_accounts() {
-    let app = TestApp::new().await;
+/// Three addresses: of an account, of no account, and of a soft-deleted account.
+async fn known_unknown_deleted(app: &TestApp) -> [String; 3] {
     let (_, admin) = app.admin("boss").await;
-    let known = unique_email("known");
-    let deleted = unique_email("gone");
-    let unknown = unique_email("nobody");
-    register(&app, &known).await;
-    let (gone, _) = register(&app, &deleted).await;
+    let [known, unknown, deleted] = ["known", "nobody", "gone"].map(unique_email);
+    register(app, &known).await;
+    let (gone, _) = register(app, &deleted).await;
     app.delete(&format!("/users/{}", gone["id"].as_str().unwrap()))
         .bearer(&admin)
         .send()
         .await
         .expect(204);
+    [known, unknown, deleted]
+}
+
+#[tokio::test]
+async fn forgot_answers_alike_and_mails_only_existing_accounts() {
+    let app = TestApp::new().await;
+    let [known, unknown, deleted] = known_unknown_deleted(&app).await;
     let mut bodies = Vec::new();
     for email in [&known, &unknown, &deleted] {
         let res = forgot(&app, email).await;
@@ -370,17 +374,7 @@ async fn forgot_password_takes_as_long_for_known_unknown_and_deleted_accounts() 
         ("RATE_LIMIT_FORGOT_IP", "1000/3600"),
     ])
     .await;
-    let (_, admin) = app.admin("boss").await;
-    let known = unique_email("tknown");
-    let deleted = unique_email("tgone");
-    let unknown = unique_email("tnobody");
-    register(&app, &known).await;
-    let (gone, _) = register(&app, &deleted).await;
-    app.delete(&format!("/users/{}", gone["id"].as_str().unwrap()))
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(204);
+    let [known, unknown, deleted] = known_unknown_deleted(&app).await;
     let app = &app;
     let attempt = |email: String| async move {
         let started = Instant::now();

@@ -47,15 +47,10 @@ pub struct UploadError {
 
 impl UploadError {
     fn new(call: Call, err: impl std::error::Error) -> Self {
-        // The SDK's Display is terse; the source chain carries the service's message.
-        let mut detail = err.to_string();
-        let mut source = err.source();
-        while let Some(s) = source {
-            detail.push_str(": ");
-            detail.push_str(&s.to_string());
-            source = s.source();
+        Self {
+            call,
+            detail: crate::telemetry::error_chain(&err),
         }
-        Self { call, detail }
     }
 }
 

@@ -44,16 +44,7 @@ impl StoreError {
     pub(crate) fn aws<E: std::error::Error + 'static>(
         err: aws_sdk_dynamodb::error::SdkError<E>,
     ) -> Self {
-        use std::error::Error as _;
-        // The SDK's Display is terse; the source chain carries the service's message.
-        let mut text = err.to_string();
-        let mut source = err.source();
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        StoreError::Aws(text)
+        StoreError::Aws(crate::telemetry::error_chain(&err))
     }
 }
 
