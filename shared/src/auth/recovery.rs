@@ -10,35 +10,43 @@ use super::tokens::{random_secret, sha256_hex};
 use crate::domain::input::Changes;
 use crate::domain::passwords::{CurrentPassword, NewPassword};
 use crate::domain::tokens::{self, Purpose, TokenKind, TokenRecord};
-use crate::domain::UserId;
-use crate::domain::{Actor, AuditEvent, Email, LoginName, Principal, Status, Timestamp, User};
+use crate::domain::{
+    Actor, AuditEvent, Email, LoginName, Principal, Status, Timestamp, User, UserId,
+};
 use crate::mail::templates;
 use crate::users::{self, Outcome};
 use crate::{Ctx, Error};
+
+/// A link of `kind`: how long it works, the page it opens, and the mail that carries it.
+type Render = fn(&str, std::time::Duration) -> templates::Message;
+
+fn link_spec(ctx: &Ctx, kind: TokenKind) -> (std::time::Duration, &'static str, Render) {
+    let mail = &ctx.config.mail;
+    match kind {
+        TokenKind::PasswordReset => (
+            mail.reset_token_ttl,
+            "reset-password",
+            templates::password_reset,
+        ),
+        // An invitation is redeemed like a reset: it sets the first password.
+        TokenKind::Invitation => (
+            mail.invite_token_ttl,
+            "reset-password",
+            templates::invitation,
+        ),
+        TokenKind::EmailVerification => (
+            mail.verify_token_ttl,
+            "verify-email",
+            templates::verification,
+        ),
+    }
+}
 
 /// Mints a link of `kind` for `user`, stores its hash (which voids older links of the same
 /// purpose), and only then mails it, so the link works by the time it arrives.
 #[tracing::instrument(skip_all, fields(kind = kind.as_str()))]
 pub async fn send_link(ctx: &Ctx, user: &User, kind: TokenKind) -> Result<(), Error> {
-    let mail = &ctx.config.mail;
-    let (ttl, page, render): (_, _, fn(&str, std::time::Duration) -> templates::Message) =
-        match kind {
-            TokenKind::PasswordReset => (
-                mail.reset_token_ttl,
-                "reset-password",
-                templates::password_reset,
-            ),
-            TokenKind::Invitation => (
-                mail.invite_token_ttl,
-                "reset-password",
-                templates::invitation,
-            ),
-            TokenKind::EmailVerification => (
-                mail.verify_token_ttl,
-                "verify-email",
-                templates::verification,
-            ),
-        };
+    let (ttl, page, render) = link_spec(ctx, kind);
     let secret = random_secret();
     let record = TokenRecord {
         hash: sha256_hex(&secret),
@@ -49,7 +57,7 @@ pub async fn send_link(ctx: &Ctx, user: &User, kind: TokenKind) -> Result<(), Er
         expires_at: ctx.clock.now_secs() + ttl.as_secs(),
     };
     ctx.store.put_token(&record).await?;
-    let link = format!("{}/{page}?token={secret}", mail.public_url);
+    let link = format!("{}/{page}?token={secret}", ctx.config.mail.public_url);
     ctx.mailer.send(&user.email, &render(&link, ttl)).await;
     Ok(())
 }
@@ -78,6 +86,7 @@ pub async fn invite_new(ctx: &Ctx, user: &User) {
 /// the same rate limits (counted per address whether it exists or not), the same reads,
 /// no error that only an existing account could cause, and no answer before
 /// `FORGOT_MIN_RESPONSE_MS`, which covers the token write and the mail.
+#[tracing::instrument(skip_all)]
 pub async fn forgot_password(
     ctx: &Ctx,
     email: Email,
@@ -179,6 +188,7 @@ fn redeemed(
 /// The password is checked and hashed before the token is used up, so a policy error
 /// leaves the link working. If the write after redeeming fails, the link is spent and the
 /// account unchanged: the person asks for a new one.
+#[tracing::instrument(skip_all)]
 pub async fn reset_password(
     ctx: &Ctx,
     raw_token: &str,
@@ -218,6 +228,7 @@ pub async fn reset_password(
 }
 
 /// POST /auth/verify-email: marks the address the link was mailed to as verified.
+#[tracing::instrument(skip_all)]
 pub async fn verify_email(ctx: &Ctx, raw_token: &str, request_id: &str) -> Result<User, Error> {
     let (token, user) = live_token(ctx, raw_token, Purpose::VerifyEmail).await?;
     redeem(ctx, &token).await?;
@@ -243,6 +254,7 @@ pub async fn verify_email(ctx: &Ctx, raw_token: &str, request_id: &str) -> Resul
 
 /// POST /auth/verify-email/resend: a fresh verification link, unless the address is
 /// verified already (then nothing is sent, and the answer is the same).
+#[tracing::instrument(skip(ctx))]
 pub async fn resend_verification(ctx: &Ctx, user_id: UserId) -> Result<(), Error> {
     limit(ctx, Action::VerifyResendUser, &user_id.to_string()).await?;
     let user = ctx
@@ -257,6 +269,7 @@ pub async fn resend_verification(ctx: &Ctx, user_id: UserId) -> Result<(), Error
 }
 
 /// POST /users/{id}/invite: (re-)sends a set-password link to a user without a password.
+#[tracing::instrument(skip(ctx, actor, request_id))]
 pub async fn invite(ctx: &Ctx, id: UserId, actor: Actor, request_id: &str) -> Result<(), Error> {
     let user = ctx.store.user(id).await?.ok_or(Error::NotFound)?;
     if user.status == Status::Deleted {
@@ -293,6 +306,7 @@ async fn require_current_password(
 /// changes: changing one's own email needs the current password; the change clears
 /// `email_verified` (`Changes::apply`); the new address gets a verification link and the
 /// old one a notice.
+#[tracing::instrument(skip_all, fields(%id))]
 pub async fn update_profile(
     ctx: &Ctx,
     principal: &Principal,
