@@ -648,3 +648,80 @@ async fn a_mail_that_cannot_be_sent_changes_no_answer() {
         .expect(202);
     assert!(sent_mail(&email).await.is_empty());
 }
+
+/// Fails the first `fail` SendEmail calls, as SES would during an outage, and counts them all.
+#[derive(Debug, Clone)]
+struct FlakySes {
+    fail: usize,
+    sends: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl aws_sdk_sesv2::config::Intercept for FlakySes {
+    fn name(&self) -> &'static str {
+        "FlakySes"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &aws_sdk_sesv2::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_sesv2::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sesv2::error::BoxError> {
+        let input = context.input();
+        if input
+            .downcast_ref::<aws_sdk_sesv2::operation::send_email::SendEmailInput>()
+            .is_none()
+        {
+            return Ok(());
+        }
+        let n = self.sends.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n < self.fail {
+            return Err("injected SES failure".into());
+        }
+        Ok(())
+    }
+}
+
+/// A test app whose SES client goes through `FlakySes`; returns it with the send counter.
+async fn flaky_app(fail: usize) -> (TestApp, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let sdk = userhub::app::load_sdk_config().await;
+    let flaky = FlakySes {
+        fail,
+        sends: Default::default(),
+    };
+    let sends = flaky.sends.clone();
+    let ses = userhub::mail::ses_client(&sdk);
+    let ses =
+        aws_sdk_sesv2::Client::from_conf(ses.config().to_builder().interceptor(flaky).build());
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let state = userhub::Ctx::with_clients(
+        TestApp::config(&[]),
+        aws_sdk_dynamodb::Client::new(&sdk),
+        s3,
+        ses,
+    );
+    TestApp::provision(&state).await;
+    (TestApp::from_state(state), sends)
+}
+
+#[tokio::test]
+async fn a_failed_send_is_retried_once() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // SES down: every mail is tried twice, and no answer changes.
+    let (app, sends) = flaky_app(usize::MAX).await;
+    let email = unique_email("down");
+    app.register(&email, "down").await;
+    assert_eq!(sends.load(SeqCst), 2);
+    forgot(&app, &email).await.expect(202);
+    assert_eq!(sends.load(SeqCst), 4);
+    assert!(sent_mail(&email).await.is_empty());
+    // One failure: the retry delivers the mail, and its link works.
+    let (app, sends) = flaky_app(1).await;
+    let email = unique_email("blip");
+    let (_, token) = register(&app, &email).await;
+    assert_eq!(sends.load(SeqCst), 2);
+    verify(&app, &token).await.expect(200);
+}
