@@ -3,23 +3,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
-use serde_json::json;
 use userhub::auth::recovery;
 use userhub::domain::Email;
-use userhub::http::{user_response, Auth, ClientIp, Json, RequestId};
+use userhub::http::{accepted, user_response, Auth, ClientIp, Json, RequestId};
 use userhub::{AppState, Error};
 
 use crate::person;
-
-fn accepted(message: &str) -> Response {
-    (
-        StatusCode::ACCEPTED,
-        axum::Json(json!({ "message": message })),
-    )
-        .into_response()
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -224,11 +224,7 @@ async fn invite(
     principal.require_admin()?;
     let id = user_id(&id)?;
     recovery::invite(&ctx, id, Actor::of(&principal), &request_id).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(json!({"message": "the invitation is on its way"})),
-    )
-        .into_response())
+    Ok(userhub::http::accepted("the invitation is on its way"))
 }
 
 async fn audit(
