@@ -420,6 +420,21 @@ def s3_service(port: int) -> Service:
     return Service("s3", port, argv, LOCAL)
 
 
+def keep_moto_data_readable(url: str) -> None:
+    """Sent mail is read from moto's /moto-api/data.json, which reads every attribute of
+    every object moto ever made. An S3 object's `status` moves to RESTORED on its first read
+    and then looks up its bucket, so an object whose bucket is gone (or was never there)
+    fails the whole document with a 500. userhub never restores objects: keep them put."""
+    body = json.dumps({
+        "model_name": "s3::keyrestore",
+        "transition": {"progression": "manual", "times": 2**31},
+    }).encode()
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    req = urllib.request.Request(url + "/moto-api/state-manager/set-transition", data=body, method="POST")
+    with opener.open(req, timeout=5):
+        pass
+
+
 def _prune_logs() -> None:
     cutoff = time.time() - LOG_KEEP_SECONDS
     for f in LOGS.glob("*.log"):
@@ -471,6 +486,7 @@ def run(ddb_port: int | None, s3_port: int | None, cmd: list[str]) -> int:
         for s in services:
             s.wait_ready(deadline)
         ddb, s3 = services
+        keep_moto_data_readable(s3.url)
         log(f"dynamodb  {ddb.url}  (pid {ddb.proc.pid}, log {ddb.log_path.relative_to(ROOT)})")
         log(f"s3, ses   {s3.url}  (pid {s3.proc.pid}, log {s3.log_path.relative_to(ROOT)})")
         log(f"sent mail {s3.url}/moto-api/data.json  (under \"ses\" -> \"Message\")")

@@ -511,7 +511,10 @@ pub async fn sent_mail(to: &str) -> Vec<SentMail> {
         .bytes()
         .await
         .expect("moto data body");
-    let data: Value = serde_json::from_slice(&raw).expect("moto data is JSON");
+    let data: Value = serde_json::from_slice(&raw).unwrap_or_else(|e| {
+        let start = String::from_utf8_lossy(&raw[..raw.len().min(300)]).into_owned();
+        panic!("moto's data.json is not JSON ({e}): {start}")
+    });
     data["ses"]["Message"]
         .as_array()
         .map(Vec::as_slice)
