@@ -180,6 +180,7 @@ mod change_tests {
             last_login_at: None,
             version: 1,
             password_hash: None,
+            authority: 0,
         };
         let same = Changes {
             email: Some(user.email.clone()),
