@@ -18,9 +18,12 @@ TEST_CMD = $(if $(HAVE_NEXTEST),cargo nextest run --workspace --no-fail-fast,car
 
 # Local API on http://127.0.0.1:$(PORT) against a fresh local stack.
 # JWT_SECRET comes from the environment or .local/jwt_secret (generated once).
+# Mail goes to moto's SES; every link sent is also logged (debug level, userhub::mail).
 dev:
 	JWT_SECRET="$${JWT_SECRET:-$$($(STACK) secret)}" \
 	TABLE_NAME="$(TABLE_NAME)" BUCKET_NAME="$(BUCKET_NAME)" PORT="$(PORT)" \
+	PUBLIC_URL="$${PUBLIC_URL:-http://127.0.0.1:$(PORT)}" \
+	RUST_LOG="$${RUST_LOG:-info,userhub::mail=debug}" \
 	$(STACK) run --dynamodb-port $(DDB_PORT) --s3-port $(S3_PORT) -- \
 		cargo run -p userhub-local-api -- --setup
 

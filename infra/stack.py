@@ -12,7 +12,7 @@
     python3 infra/stack.py run [--dynamodb-port N] [--s3-port N] [-- CMD ARGS...]
         Start DynamoDB Local and moto_server on 127.0.0.1 (given or free
         ports), wait until both answer HTTP, run CMD with the AWS_* endpoint
-        environment, stop both services whatever happens, and exit with CMD's
+        environment (moto also serves SES on the S3 port), stop both services whatever happens, and exit with CMD's
         exit code. Without CMD, serve until Ctrl-C.
 
     python3 infra/stack.py lint [-- CFN-LINT ARGS...]
@@ -452,6 +452,21 @@ def s3_service(port: int) -> Service:
     return Service("s3", port, argv, LOCAL)
 
 
+def keep_moto_data_readable(url: str) -> None:
+    """Sent mail is read from moto's /moto-api/data.json, which reads every attribute of
+    every object moto ever made. An S3 object's `status` moves to RESTORED on its first read
+    and then looks up its bucket, so an object whose bucket is gone (or was never there)
+    fails the whole document with a 500. userhub never restores objects: keep them put."""
+    body = json.dumps({
+        "model_name": "s3::keyrestore",
+        "transition": {"progression": "manual", "times": 2**31},
+    }).encode()
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    req = urllib.request.Request(url + "/moto-api/state-manager/set-transition", data=body, method="POST")
+    with opener.open(req, timeout=5):
+        pass
+
+
 def _prune_logs() -> None:
     cutoff = time.time() - LOG_KEEP_SECONDS
     for f in LOGS.glob("*.log"):
@@ -503,14 +518,18 @@ def run(ddb_port: int | None, s3_port: int | None, cmd: list[str]) -> int:
         for s in services:
             s.wait_ready(deadline)
         ddb, s3 = services
+        keep_moto_data_readable(s3.url)
         log(f"dynamodb  {ddb.url}  (pid {ddb.proc.pid}, log {ddb.log_path.relative_to(ROOT)})")
-        log(f"s3        {s3.url}  (pid {s3.proc.pid}, log {s3.log_path.relative_to(ROOT)})")
+        log(f"s3, ses   {s3.url}  (pid {s3.proc.pid}, log {s3.log_path.relative_to(ROOT)})")
+        log(f"sent mail {s3.url}/moto-api/data.json  (under \"ses\" -> \"Message\")")
 
         env = dict(os.environ)
         env["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.url
         env["AWS_ENDPOINT_URL_S3"] = s3.url
         # moto is multi-service: it serves SSM Parameter Store (the JWT secrets) too.
         env["AWS_ENDPOINT_URL_SSM"] = s3.url
+        # moto serves SES (v2) on the same port: /moto-api/data.json shows what was sent.
+        env["AWS_ENDPOINT_URL_SESV2"] = s3.url
         env.setdefault("AWS_REGION", "us-east-1")
         env.setdefault("AWS_ACCESS_KEY_ID", "test")
         env.setdefault("AWS_SECRET_ACCESS_KEY", "test")

@@ -17,6 +17,7 @@ pub struct Ctx {
     pub config: Config,
     pub store: Store,
     pub s3: aws_sdk_s3::Client,
+    pub mailer: crate::mail::Mailer,
     pub tokens: TokenKeys,
     pub clock: Clock,
     pub cursors: crate::http::cursor::CursorKey,
@@ -73,7 +74,8 @@ impl Ctx {
                 .force_path_style(config.s3_force_path_style)
                 .build(),
         );
-        Self::build(config, dynamodb, s3, sdk.credentials_provider())
+        let ses = crate::mail::ses_client(sdk);
+        Self::build(config, dynamodb, s3, ses, sdk.credentials_provider())
     }
 
     /// A context over clients built elsewhere; its export links expire by their TTL alone.
@@ -81,19 +83,22 @@ impl Ctx {
         config: Config,
         dynamodb: aws_sdk_dynamodb::Client,
         s3: aws_sdk_s3::Client,
+        ses: aws_sdk_sesv2::Client,
     ) -> AppState {
-        Self::build(config, dynamodb, s3, None)
+        Self::build(config, dynamodb, s3, ses, None)
     }
 
     fn build(
         config: Config,
         dynamodb: aws_sdk_dynamodb::Client,
         s3: aws_sdk_s3::Client,
+        ses: aws_sdk_sesv2::Client,
         signing_credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
     ) -> AppState {
         Arc::new(Self {
             store: Store::new(dynamodb, config.table_name.clone()),
             s3,
+            mailer: crate::mail::Mailer::new(ses, config.mail.from.clone()),
             tokens: TokenKeys::new(&config),
             clock: Clock::default(),
             cursors: crate::http::cursor::CursorKey::derive(&config.jwt_secret),

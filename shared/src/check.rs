@@ -180,6 +180,7 @@ impl Inventory {
                 Status::Deleted => c.deleted += 1,
             }
             c.active_admins += i64::from(u.is_admin && u.status == Status::Active);
+            c.email_verified += i64::from(u.email_verified);
         }
         c.total = c.active + c.inactive + c.deleted;
         c

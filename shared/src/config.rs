@@ -45,6 +45,11 @@ pub struct RateLimits {
     pub register_ip: Limit,
     pub refresh_session: Limit,
     pub password_user: Limit,
+    /// Forgot-password requests per address (hashed), whether or not it has an account.
+    pub forgot_email: Limit,
+    pub forgot_ip: Limit,
+    /// Verification mails a signed-in user may ask for.
+    pub verify_resend_user: Limit,
 }
 
 impl Default for RateLimits {
@@ -55,6 +60,9 @@ impl Default for RateLimits {
             register_ip: Limit::new(10, 3600),
             refresh_session: Limit::new(30, 60),
             password_user: Limit::new(5, 60),
+            forgot_email: Limit::new(3, 3600),
+            forgot_ip: Limit::new(20, 3600),
+            verify_resend_user: Limit::new(3, 3600),
         }
     }
 }
@@ -162,6 +170,25 @@ pub struct Config {
     /// the table's stream (which nothing consumes locally): the local API and tests.
     pub run_jobs_inline: bool,
     pub s3_force_path_style: bool,
+    pub mail: MailConfig,
+}
+
+/// Account recovery, email verification and invitations: the sender, the links and how
+/// long they work.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// The SES identity mail is sent from (`EMAIL_FROM`).
+    pub from: String,
+    /// Where the reset and verification pages live; links are `<public_url>/reset-password?...`.
+    pub public_url: String,
+    pub reset_token_ttl: Duration,
+    pub verify_token_ttl: Duration,
+    pub invite_token_ttl: Duration,
+    /// Login of an account whose email is not verified is refused (after the password check).
+    pub require_verified_email: bool,
+    /// Forgot-password answers no sooner than this, so that an existing account (a token
+    /// write and a mail) takes as long as an unknown one (nothing to do).
+    pub forgot_min_response: Duration,
 }
 
 /// All the problems found in the environment, one per line.
@@ -227,6 +254,10 @@ impl Config {
                 refresh_session: parsed
                     .limit("RATE_LIMIT_REFRESH_SESSION", defaults.refresh_session),
                 password_user: parsed.limit("RATE_LIMIT_PASSWORD_USER", defaults.password_user),
+                forgot_email: parsed.limit("RATE_LIMIT_FORGOT_EMAIL", defaults.forgot_email),
+                forgot_ip: parsed.limit("RATE_LIMIT_FORGOT_IP", defaults.forgot_ip),
+                verify_resend_user: parsed
+                    .limit("RATE_LIMIT_VERIFY_RESEND_USER", defaults.verify_resend_user),
             },
             features: parsed.features(),
             export_link_ttl: parsed.seconds("EXPORT_LINK_TTL", 900, 1, MAX_LINK_TTL),
@@ -235,6 +266,20 @@ impl Config {
             export_part_size: parsed.number("EXPORT_PART_SIZE_MIB", 8, 5, 64) as usize * MIB,
             run_jobs_inline: parsed.flag("RUN_JOBS_INLINE"),
             s3_force_path_style: parsed.flag("S3_FORCE_PATH_STYLE"),
+            mail: MailConfig {
+                from: parsed.sender("EMAIL_FROM", "noreply@userhub.localhost"),
+                public_url: parsed.public_url("PUBLIC_URL", "http://127.0.0.1:3000"),
+                reset_token_ttl: parsed.seconds("RESET_TOKEN_TTL", 1800, 60, 86_400),
+                verify_token_ttl: parsed.seconds("VERIFY_TOKEN_TTL", 2 * 86_400, 60, 30 * 86_400),
+                invite_token_ttl: parsed.seconds("INVITE_TOKEN_TTL", 7 * 86_400, 60, 30 * 86_400),
+                require_verified_email: parsed.flag("REQUIRE_VERIFIED_EMAIL"),
+                forgot_min_response: Duration::from_millis(parsed.number(
+                    "FORGOT_MIN_RESPONSE_MS",
+                    400,
+                    0,
+                    5_000,
+                )),
+            },
         };
         if parsed.problems.is_empty() {
             Ok(config)
@@ -299,6 +344,34 @@ impl<F: Fn(&str) -> Option<String>> Parsed<'_, F> {
         }
     }
 
+    /// A bare address: SES sends from a verified identity, and the IAM policy names it.
+    fn sender(&mut self, key: &str, default: &str) -> String {
+        let raw = self.string(key, default);
+        match crate::domain::Email::parse(&raw) {
+            Ok(email) => email.as_str().to_owned(),
+            Err(e) => {
+                self.problems.push(format!("{key} {e}, got {raw:?}"));
+                raw
+            }
+        }
+    }
+
+    /// An absolute http(s) URL without a trailing slash, so links are `<url>/path`.
+    fn public_url(&mut self, key: &str, default: &str) -> String {
+        let raw = self.string(key, default);
+        match url::Url::parse(&raw) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.query().is_none() => {
+                raw.trim_end_matches('/').to_owned()
+            }
+            _ => {
+                self.problems.push(format!(
+                    "{key} must be an absolute http(s) URL without a query, got {raw:?}"
+                ));
+                raw
+            }
+        }
+    }
+
     fn flag(&mut self, key: &str) -> bool {
         match self.raw(key).as_deref().map(str::trim) {
             None | Some("false" | "0") => false,
@@ -341,6 +414,28 @@ mod tests {
         assert_eq!(c.export_scan_segments, 4);
         assert_eq!(c.export_part_size, 8 * 1024 * 1024);
         assert!(!c.run_jobs_inline);
+        assert_eq!(c.mail.reset_token_ttl, Duration::from_secs(1800));
+        assert_eq!(c.mail.verify_token_ttl, Duration::from_secs(2 * 86_400));
+        assert_eq!(c.mail.invite_token_ttl, Duration::from_secs(7 * 86_400));
+        assert!(!c.mail.require_verified_email);
+    }
+
+    #[test]
+    fn mail_settings_are_checked() {
+        let mut vars = BASE.to_vec();
+        vars.push(("EMAIL_FROM", "not an address"));
+        vars.push(("PUBLIC_URL", "ftp://example.com"));
+        let text = config(&vars).unwrap_err().to_string();
+        assert!(
+            text.contains("EMAIL_FROM") && text.contains("PUBLIC_URL"),
+            "{text}"
+        );
+        let mut vars = BASE.to_vec();
+        vars.push(("EMAIL_FROM", "NoReply@Example.com"));
+        vars.push(("PUBLIC_URL", "https://app.example.com/"));
+        let c = config(&vars).unwrap();
+        assert_eq!(c.mail.from, "noreply@example.com");
+        assert_eq!(c.mail.public_url, "https://app.example.com");
     }
 
     #[test]

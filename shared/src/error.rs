@@ -50,6 +50,12 @@ pub enum Error {
     },
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A 403 with its own code, for refusals a client must tell apart.
+    #[error("{detail}")]
+    Refused {
+        code: &'static str,
+        detail: &'static str,
+    },
     #[error("feature {} is disabled", .0.name())]
     FeatureDisabled(Feature),
     #[error("resource not found")]
@@ -123,6 +129,23 @@ impl Error {
         }
     }
 
+    /// Login with the right password to an account whose email is not verified yet, when
+    /// `REQUIRE_VERIFIED_EMAIL` is on.
+    pub const fn email_not_verified() -> Self {
+        Self::Refused {
+            code: "email_not_verified",
+            detail: "the email address of this account is not verified yet",
+        }
+    }
+
+    /// A one-time link that was used, has expired, was superseded, or never existed.
+    pub fn invalid_link() -> Self {
+        Self::bad_request(
+            "invalid_token",
+            "the link is invalid, expired or already used",
+        )
+    }
+
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])
     }
@@ -136,7 +159,9 @@ impl Error {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::FeatureDisabled(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Refused { .. } | Self::FeatureDisabled(_) => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -152,6 +177,7 @@ impl Error {
             Self::Validation(_) => "validation_failed",
             Self::BadRequest { code, .. }
             | Self::Unauthenticated { code, .. }
+            | Self::Refused { code, .. }
             | Self::Conflict { code, .. } => code,
             Self::UnknownFields(_) => "unknown_fields",
             Self::PayloadTooLarge => "payload_too_large",

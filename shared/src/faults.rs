@@ -111,19 +111,6 @@ pub fn is_unavailable<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool 
     }
 }
 
-/// The SDK's error with its whole source chain: its `Display` alone is terse ("dispatch
-/// failure"), and the chain carries the service's message. For logs only.
-pub fn describe(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

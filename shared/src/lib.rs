@@ -11,6 +11,7 @@ pub mod export;
 pub mod faults;
 pub mod http;
 pub mod secrets;
+pub mod mail;
 pub mod store;
 pub mod telemetry;
 pub mod users;

@@ -77,7 +77,7 @@ async fn read(client: &aws_sdk_ssm::Client, name: &str) -> Result<String, Secret
         .await
         .map_err(|e| SecretsError::Read {
             name: name.to_owned(),
-            detail: crate::faults::describe(&e),
+            detail: crate::telemetry::error_chain(&e),
         })?;
     out.parameter
         .and_then(|p| p.value)

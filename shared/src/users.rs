@@ -44,6 +44,7 @@ pub async fn create(
         profile_picture_url: new.profile_picture_url,
         status: new.status,
         is_admin: new.is_admin,
+        email_verified: new.email_verified,
         created_at: now,
         updated_at: now,
         last_login_at: None,

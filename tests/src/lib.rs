@@ -29,7 +29,8 @@ pub struct TestApp {
 fn require_stack() {
     assert!(
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok()
-            && std::env::var("AWS_ENDPOINT_URL_S3").is_ok(),
+            && std::env::var("AWS_ENDPOINT_URL_S3").is_ok()
+            && std::env::var("AWS_ENDPOINT_URL_SESV2").is_ok(),
         "the local stack is not running: run the tests with `make test` \
          (or `python3 infra/stack.py run -- cargo nextest run`)"
     );
@@ -106,6 +107,11 @@ impl TestApp {
         userhub_local_api::setup::ensure_bucket(&state.s3, &state.config.bucket_name)
             .await
             .expect("create test bucket");
+        state
+            .mailer
+            .verify_sender()
+            .await
+            .expect("verify the mail sender with moto's SES");
     }
 
     pub fn from_state(state: AppState) -> Self {
@@ -336,6 +342,7 @@ impl TestApp {
             username: Some(name.to_owned()),
             password: Some(PASSWORD.to_owned()),
             is_admin: Some(true),
+            email_verified: Some(true),
             ..Default::default()
         };
         let new = input.validate(true).expect("valid admin");
@@ -406,6 +413,7 @@ pub fn seed_user(i: usize, name: Option<&str>) -> userhub::domain::User {
         profile_picture_url: None,
         status,
         is_admin: i % 50 == 1,
+        email_verified: i.is_multiple_of(3),
         created_at: created,
         updated_at: created.plus_secs(60),
         last_login_at: i.is_multiple_of(2).then(|| created.plus_secs(3600)),
@@ -502,4 +510,79 @@ impl TestApp {
             .expect("list multipart uploads");
         out.uploads().len()
     }
+}
+
+/// An address no other test uses: tests share one moto, so mail is told apart by recipient.
+pub fn unique_email(name: &str) -> String {
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    format!("{name}-{}@example.com", &id[id.len() - 12..])
+}
+
+/// One mail moto's SES accepted: subject, recipients and body (the HTML part when there is
+/// one, as moto keeps it).
+#[derive(Debug, Clone)]
+pub struct SentMail {
+    pub subject: String,
+    pub to: Vec<String>,
+    pub body: String,
+}
+
+impl SentMail {
+    /// The token of the first `<page>?token=` link in the mail.
+    #[track_caller]
+    pub fn token(&self, page: &str) -> String {
+        let marker = format!("/{page}?token=");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {page} link in {}", self.body))
+            + marker.len();
+        self.body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+}
+
+/// Every mail sent to `to` so far, oldest first, read from moto's `/moto-api/data.json`.
+/// Sending happens before a request answers, so a mail is there once its request returned.
+pub async fn sent_mail(to: &str) -> Vec<SentMail> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_SESV2").expect("the local stack sets SES");
+    let raw = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .expect("moto data")
+        .bytes()
+        .await
+        .expect("moto data body");
+    let data: Value = serde_json::from_slice(&raw).unwrap_or_else(|e| {
+        let start = String::from_utf8_lossy(&raw[..raw.len().min(300)]).into_owned();
+        panic!("moto's data.json is not JSON ({e}): {start}")
+    });
+    data["ses"]["Message"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|m| SentMail {
+            subject: m["subject"].as_str().unwrap_or_default().to_owned(),
+            to: m["destinations"]["ToAddresses"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect(),
+            body: m["body"].as_str().unwrap_or_default().to_owned(),
+        })
+        .filter(|m| m.to.iter().any(|a| a == to))
+        .collect()
+}
+
+/// The one mail sent to `to` since `before` mails, with this subject.
+#[track_caller]
+pub fn only_new(mails: &[SentMail], before: usize, subject: &str) -> SentMail {
+    let new = &mails[before..];
+    assert_eq!(new.len(), 1, "expected one new mail, got {new:?}");
+    assert_eq!(new[0].subject, subject);
+    new[0].clone()
 }

@@ -497,7 +497,7 @@ async fn patch_me_changes_profile_and_moves_reservations() {
     let user = app
         .patch("/auth/me")
         .bearer(&access)
-        .json(&json!({"email": "moved@example.com", "display_name": "Moved"}))
+        .json(&json!({"email": "moved@example.com", "display_name": "Moved", "current_password": PASSWORD}))
         .send()
         .await
         .expect(200);

@@ -727,7 +727,12 @@ async fn an_s3_failure_mid_upload_leaves_no_object_and_a_failed_job() {
             .interceptor(FailUploadParts)
             .build(),
     );
-    let state = Ctx::with_clients(config, aws_sdk_dynamodb::Client::new(&sdk), s3);
+    let state = Ctx::with_clients(
+        config,
+        aws_sdk_dynamodb::Client::new(&sdk),
+        s3,
+        userhub::mail::ses_client(&sdk),
+    );
     TestApp::provision(&state).await;
     let app = TestApp::from_state(state);
     let (_, admin) = app.admin("boss").await;

@@ -26,6 +26,7 @@ async fn health_names_dynamodb_when_it_is_down() {
         config.clone(),
         aws_sdk_dynamodb::Client::new(&sdk),
         s3.clone(),
+        userhub::mail::ses_client(&sdk),
     );
     TestApp::provision(&live).await;
     // A port nothing listens on stands for a stopped DynamoDB Local.
@@ -39,7 +40,12 @@ async fn health_names_dynamodb_when_it_is_down() {
             .endpoint_url(format!("http://127.0.0.1:{dead_port}"))
             .build(),
     );
-    let app = TestApp::from_state(userhub::Ctx::with_clients(config, dead, s3));
+    let app = TestApp::from_state(userhub::Ctx::with_clients(
+        config,
+        dead,
+        s3,
+        userhub::mail::ses_client(&sdk),
+    ));
     let body = app.get("/health").send().await.expect(503);
     assert_eq!(body["status"], "unavailable");
     assert_eq!(body["checks"]["dynamodb"], "unavailable");

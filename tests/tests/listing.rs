@@ -37,6 +37,7 @@ fn seed_set() -> Vec<User> {
                     _ => Status::Active,
                 },
                 is_admin: false,
+                email_verified: i.is_multiple_of(4),
                 created_at: created,
                 updated_at: created,
                 last_login_at: None,

@@ -3,6 +3,7 @@
 
 mod api_keys;
 pub mod openapi;
+mod recovery;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -26,6 +27,10 @@ pub fn routes() -> Routes {
         .get("/auth/me", me)
         .patch("/auth/me", update_me)
         .post("/auth/password", change_password)
+        .post("/auth/password/forgot", recovery::forgot)
+        .post("/auth/password/reset", recovery::reset)
+        .post("/auth/verify-email", recovery::verify)
+        .post("/auth/verify-email/resend", recovery::resend)
         .post("/api-keys", api_keys::create)
         .get("/api-keys", api_keys::list)
         .delete("/api-keys/{id}", api_keys::revoke)
@@ -58,10 +63,12 @@ async fn register(
         profile_picture_url: body.profile_picture_url,
         is_admin: None,
         status: None,
+        email_verified: None,
     };
     let new = input.validate(true).map_err(Error::Validation)?;
     let user =
         userhub::users::create(&ctx, new, Actor::anonymous(), "registered", &request_id).await?;
+    userhub::auth::recovery::welcome(&ctx, &user).await;
     let mut res = user_response(StatusCode::CREATED, &user);
     if let Ok(location) = format!("/users/{}", user.id).parse() {
         res.headers_mut().insert(header::LOCATION, location);
@@ -121,7 +128,9 @@ async fn refresh(
 }
 
 /// The person behind a bearer token; API keys have no session or profile.
-fn person(principal: &Principal) -> Result<(userhub::domain::UserId, &SessionId), Error> {
+pub(crate) fn person(
+    principal: &Principal,
+) -> Result<(userhub::domain::UserId, &SessionId), Error> {
     match principal {
         Principal::User { id, session_id, .. } => Ok((*id, session_id)),
         Principal::ApiKey { .. } => Err(Error::Forbidden(
@@ -164,8 +173,16 @@ async fn update_me(
         ));
     }
     let changes = body.validate().map_err(Error::Validation)?;
-    let user = userhub::users::update(&ctx, id, &changes, None, Actor::of(&principal), &request_id)
-        .await?;
+    let user = userhub::auth::recovery::update_profile(
+        &ctx,
+        &principal,
+        id,
+        &changes,
+        body.current_password,
+        None,
+        &request_id,
+    )
+    .await?;
     Ok(user_response(StatusCode::OK, &user))
 }
 

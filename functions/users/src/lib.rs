@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use userhub::auth::recovery;
 use userhub::domain::input::{ChangesInput, NewUserInput};
 use userhub::domain::{Actor, Email, LoginName, Principal, Scope, UserId, Username};
 use userhub::http::{
@@ -36,6 +37,7 @@ pub fn routes() -> Routes {
         .post("/users/{id}/deactivate", deactivate)
         .post("/users/{id}/restore", restore)
         .post("/users/{id}/anonymize", anonymize)
+        .post("/users/{id}/invite", invite)
         .get("/users/{id}/audit", audit)
         .get("/stats/users", stats_users)
         .get("/stats/signups", listing::signups)
@@ -55,6 +57,7 @@ async fn create(
     principal.require_admin()?;
     let new = input.validate(false).map_err(Error::Validation)?;
     let user = users::create(&ctx, new, Actor::of(&principal), "created", &request_id).await?;
+    recovery::invite_new(&ctx, &user).await;
     let mut res = user_response(StatusCode::CREATED, &user);
     if let Ok(location) = format!("/users/{}", user.id).parse() {
         res.headers_mut().insert(header::LOCATION, location);
@@ -132,12 +135,13 @@ async fn update(
     }
     let changes = input.validate().map_err(Error::Validation)?;
     let expected = if_match(&headers)?;
-    let user = users::update(
+    let user = recovery::update_profile(
         &ctx,
+        &principal,
         id,
         &changes,
+        input.current_password,
         expected,
-        Actor::of(&principal),
         &request_id,
     )
     .await?;
@@ -210,6 +214,19 @@ lifecycle_route!(activate, Transition::Activate);
 lifecycle_route!(deactivate, Transition::Deactivate);
 lifecycle_route!(restore, Transition::Restore);
 lifecycle_route!(anonymize, Transition::Anonymize);
+
+/// POST /users/{id}/invite: (re-)sends the set-password link of a user without a password.
+async fn invite(
+    State(ctx): State<AppState>,
+    Auth(principal): Auth,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    principal.require_admin()?;
+    let id = user_id(&id)?;
+    recovery::invite(&ctx, id, Actor::of(&principal), &request_id).await?;
+    Ok(userhub::http::accepted("the invitation is on its way"))
+}
 
 async fn audit(
     State(ctx): State<AppState>,

@@ -1,5 +1,6 @@
 //! `make dev`: the whole API on http://127.0.0.1:$PORT over the local stack.
-//! With `--setup` it first creates the table and bucket (and the first admin).
+//! With `--setup` it first creates the table and bucket, verifies the mail sender with the
+//! local SES (and creates the first admin).
 //! Nothing consumes the local table's stream, so job items run in this process
 //! (`RUN_JOBS_INLINE` defaults to true here; set it to false to leave them pending).
 
@@ -21,6 +22,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::args().any(|a| a == "--setup") {
         setup::ensure_table(state.store.client(), &state.config.table_name).await?;
         setup::ensure_bucket(&state.s3, &state.config.bucket_name).await?;
+        // moto sends only from a verified identity, as SES does.
+        state.mailer.verify_sender().await?;
         setup::bootstrap_admin_from_env(&state).await?;
     }
     let port: u16 = match std::env::var("PORT") {

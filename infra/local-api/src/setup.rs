@@ -215,6 +215,8 @@ pub async fn ensure_admin(
         password: Some(password.clone()),
         display_name: Some("Administrator".into()),
         is_admin: Some(true),
+        // The operator vouches for it: with REQUIRE_VERIFIED_EMAIL it must still log in.
+        email_verified: Some(true),
         ..Default::default()
     };
     let new = input.validate(true).map_err(userhub::Error::Validation)?;

@@ -4,5 +4,6 @@
 pub mod api_keys;
 pub mod passwords;
 pub mod rate_limit;
+pub mod recovery;
 pub mod service;
 pub mod tokens;

@@ -32,6 +32,9 @@ pub enum Action {
     RegisterIp,
     RefreshSession,
     PasswordUser,
+    ForgotEmail,
+    ForgotIp,
+    VerifyResendUser,
 }
 
 impl Action {
@@ -42,6 +45,9 @@ impl Action {
             Action::RegisterIp => "register_ip",
             Action::RefreshSession => "refresh_session",
             Action::PasswordUser => "password_user",
+            Action::ForgotEmail => "forgot_email",
+            Action::ForgotIp => "forgot_ip",
+            Action::VerifyResendUser => "verify_resend_user",
         }
     }
 }

@@ -49,6 +49,9 @@ pub async fn limit(ctx: &Ctx, action: Action, subject: &str) -> Result<(), Error
         Action::RegisterIp => limits.register_ip,
         Action::RefreshSession => limits.refresh_session,
         Action::PasswordUser => limits.password_user,
+        Action::ForgotEmail => limits.forgot_email,
+        Action::ForgotIp => limits.forgot_ip,
+        Action::VerifyResendUser => limits.verify_resend_user,
     };
     ctx.store
         .hit(action, subject, limit, ctx.clock.now_secs())
@@ -123,6 +126,10 @@ pub async fn login(
         (Some((user, sessions)), Some(attempt))
             if !matches!(verified, Verified::No) && user.can_log_in() =>
         {
+            // Only someone who knows the password learns that the address is unverified.
+            if ctx.config.mail.require_verified_email && !user.email_verified {
+                return Err(Error::email_not_verified());
+            }
             let rehash = match &verified {
                 Verified::YesRehashed(h) => Some(h.as_str()),
                 _ => None,

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::passwords::NewPassword;
+use super::passwords::{CurrentPassword, NewPassword};
 use super::{DisplayName, Email, PictureUrl, Status, Username};
 use crate::error::FieldError;
 
@@ -18,6 +18,8 @@ pub struct NewUserInput {
     pub profile_picture_url: Option<String>,
     pub is_admin: Option<bool>,
     pub status: Option<String>,
+    /// An admin (or an import) may vouch for the address; everyone else starts unverified.
+    pub email_verified: Option<bool>,
 }
 
 /// A new user that passed validation.
@@ -30,6 +32,7 @@ pub struct NewUser {
     pub profile_picture_url: Option<PictureUrl>,
     pub is_admin: bool,
     pub status: Status,
+    pub email_verified: bool,
 }
 
 /// Collects field errors while values are parsed.
@@ -103,6 +106,7 @@ impl NewUserInput {
                 profile_picture_url: profile_picture_url?,
                 is_admin: self.is_admin.unwrap_or(false),
                 status: status?,
+                email_verified: self.email_verified.unwrap_or(false),
             })
         })
     }
@@ -154,6 +158,45 @@ mod tests {
     }
 }
 
+#[cfg(test)]
+mod change_tests {
+    use super::*;
+    use crate::domain::{Timestamp, User, UserId};
+
+    #[test]
+    fn a_new_email_is_unverified() {
+        let now = Timestamp::now();
+        let user = User {
+            id: UserId::new(),
+            email: Email::parse("ann@example.com").unwrap(),
+            username: Username::parse("ann").unwrap(),
+            display_name: None,
+            profile_picture_url: None,
+            status: Status::Active,
+            is_admin: false,
+            email_verified: true,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            version: 1,
+            password_hash: None,
+            authority: 0,
+        };
+        let same = Changes {
+            email: Some(user.email.clone()),
+            ..Default::default()
+        };
+        assert_eq!(same.apply(&user), (user.clone(), vec![]));
+        let moved = Changes {
+            email: Some(Email::parse("new@example.com").unwrap()),
+            ..Default::default()
+        };
+        let (after, fields) = moved.apply(&user);
+        assert!(!after.email_verified);
+        assert_eq!(fields, ["email", "email_verified"]);
+    }
+}
+
 /// `Some(None)` for an explicit `null`, so a PATCH can clear a field.
 pub fn nullable<'de, D: serde::Deserializer<'de>>(
     d: D,
@@ -173,6 +216,8 @@ pub struct ChangesInput {
     pub profile_picture_url: Option<Option<String>>,
     pub status: Option<String>,
     pub is_admin: Option<bool>,
+    /// Proves a person's identity when they change their own email.
+    pub current_password: Option<CurrentPassword>,
 }
 
 /// A validated change to a user; `None` leaves a field as it is.
@@ -252,6 +297,11 @@ impl Changes {
         set!(profile_picture_url);
         set!(status);
         set!(is_admin);
+        // A new address is unproven until its owner follows the link mailed to it.
+        if changed.contains(&"email") && after.email_verified {
+            after.email_verified = false;
+            changed.push("email_verified");
+        }
         (after, changed)
     }
 }

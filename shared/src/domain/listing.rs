@@ -33,6 +33,7 @@ pub struct ListQuery {
     pub created_after: Option<Timestamp>,
     pub created_before: Option<Timestamp>,
     pub include_deleted: bool,
+    pub email_verified: Option<bool>,
     pub sort: SortKey,
     pub order: Order,
 }
@@ -51,6 +52,8 @@ pub struct ListParams {
     pub created_before: Option<String>,
     #[serde(default, deserialize_with = "scalar_text")]
     pub include_deleted: Option<String>,
+    #[serde(default, deserialize_with = "scalar_text")]
+    pub email_verified: Option<String>,
     pub sort: Option<String>,
     pub order: Option<String>,
     #[serde(default, deserialize_with = "scalar_text")]
@@ -119,6 +122,12 @@ impl ListParams {
             Some("true") => Some(true),
             Some(_) => errs.check("include_deleted", Err("must be true or false")),
         };
+        let email_verified = match self.email_verified.as_deref() {
+            None => Some(None),
+            Some("true") => Some(Some(true)),
+            Some("false") => Some(Some(false)),
+            Some(_) => errs.check("email_verified", Err("must be true or false")),
+        };
         let sort = match self.sort.as_deref() {
             None | Some("created_at") => Some(SortKey::CreatedAt),
             Some("email") => Some(SortKey::Email),
@@ -156,6 +165,7 @@ impl ListParams {
                     created_after,
                     created_before,
                     include_deleted: include_deleted?,
+                    email_verified: email_verified?,
                     sort: sort?,
                     order: order?,
                 },
@@ -187,6 +197,7 @@ impl ListQuery {
             || user.status != Status::Deleted
             || self.status == Some(Status::Deleted))
             && self.status.is_none_or(|s| s == user.status)
+            && self.email_verified.is_none_or(|v| v == user.email_verified)
             && starts(Some(user.email.as_str()), &self.email)
             && starts(Some(user.username.as_str()), &self.username)
             && starts(name.as_deref(), &self.name)
@@ -218,6 +229,7 @@ mod tests {
             order: Some("up".into()),
             limit: Some("101".into()),
             created_after: Some("yesterday".into()),
+            email_verified: Some("yes".into()),
             ..Default::default()
         };
         let fields: Vec<String> = bad
@@ -228,7 +240,14 @@ mod tests {
             .collect();
         assert_eq!(
             fields,
-            ["status", "created_after", "sort", "order", "limit"]
+            [
+                "status",
+                "created_after",
+                "email_verified",
+                "sort",
+                "order",
+                "limit"
+            ]
         );
     }
 

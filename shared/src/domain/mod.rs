@@ -8,6 +8,7 @@ pub mod listing;
 pub mod passwords;
 pub mod session;
 pub mod time;
+pub mod tokens;
 pub mod user;
 
 pub use access::{Denied, Principal, Role, Scope};

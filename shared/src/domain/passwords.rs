@@ -60,6 +60,24 @@ impl fmt::Debug for NewPassword {
     }
 }
 
+/// A password as typed to prove who one is (never checked against the policy). Its
+/// `Debug` never shows it.
+#[derive(Clone, serde::Deserialize)]
+#[serde(transparent)]
+pub struct CurrentPassword(String);
+
+impl CurrentPassword {
+    pub fn expose(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for CurrentPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CurrentPassword(..)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +109,7 @@ mod tests {
     fn debug_is_redacted() {
         let p = NewPassword::parse("correct horse battery", None, None).unwrap();
         assert!(!format!("{p:?}").contains("horse"));
+        let c: CurrentPassword = serde_json::from_str("\"correct horse\"").unwrap();
+        assert!(!format!("{c:?}").contains("horse"));
     }
 }

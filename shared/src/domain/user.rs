@@ -277,6 +277,9 @@ pub struct User {
     pub profile_picture_url: Option<PictureUrl>,
     pub status: Status,
     pub is_admin: bool,
+    /// Whether the person proved they read mail at `email` (a verification or reset link).
+    /// An email change clears it.
+    pub email_verified: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub last_login_at: Option<Timestamp>,
@@ -431,6 +434,7 @@ mod tests {
             profile_picture_url: None,
             status: Status::Active,
             is_admin: true,
+            email_verified: false,
             created_at: now,
             updated_at: now,
             last_login_at: None,

@@ -249,6 +249,7 @@ mod tests {
             profile_picture_url: None,
             status: Status::Active,
             is_admin: true,
+            email_verified: false,
             created_at: t,
             updated_at: t,
             last_login_at: None,

@@ -57,7 +57,7 @@ impl From<RunError> for Error {
         match err {
             RunError::Store(e) => e.into(),
             RunError::Failed { source, .. } if source.is_unavailable() => {
-                Error::unavailable(crate::faults::describe(&source))
+                Error::unavailable(crate::telemetry::error_chain(&source))
             }
             RunError::Failed {
                 source: ExportError::TimedOut(limit),

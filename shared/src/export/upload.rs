@@ -54,7 +54,7 @@ impl UploadError {
     {
         Self {
             call,
-            detail: crate::faults::describe(&err),
+            detail: crate::telemetry::error_chain(&err),
             unavailable: crate::faults::is_unavailable(&err),
         }
     }

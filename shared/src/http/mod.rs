@@ -42,6 +42,16 @@ pub fn user_response(
     res
 }
 
+/// 202 with `{"message"}`: the work (a mail) is under way, and the answer says no more.
+pub fn accepted(message: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::ACCEPTED,
+        axum::Json(serde_json::json!({ "message": message })),
+    )
+        .into_response()
+}
+
 pub fn etag(version: u64) -> String {
     format!("\"{version}\"")
 }

@@ -1,4 +1,5 @@
-//! The counter items: users by status (and active admins), signups per month of a year.
+//! The counter items: users by status (and active admins, and verified emails), signups per
+//! month of a year.
 
 use super::keys;
 use super::{key, Store, StoreError};
@@ -9,8 +10,26 @@ pub struct StatusCounts {
     pub active: i64,
     pub inactive: i64,
     pub deleted: i64,
+    /// Users (of `total`) whose email is verified.
+    pub email_verified: i64,
     #[serde(skip)]
     pub active_admins: i64,
+}
+
+impl StatusCounts {
+    /// The counts the status counters item holds (zeros for an absent one).
+    pub(super) fn from_item(item: &super::item::Item) -> Self {
+        let get = |name: &str| item.opt_n::<i64>(name).unwrap_or(0);
+        let (active, inactive, deleted) = (get("active"), get("inactive"), get("deleted"));
+        Self {
+            total: active + inactive + deleted,
+            active,
+            inactive,
+            deleted,
+            email_verified: get("email_verified"),
+            active_admins: get("active_admins"),
+        }
+    }
 }
 
 impl Store {
@@ -20,15 +39,7 @@ impl Store {
             .read(key(keys::COUNTERS, keys::STATUS_COUNTS))
             .await?
             .unwrap_or_default();
-        let get = |name: &str| item.opt_n::<i64>(name).unwrap_or(0);
-        let (active, inactive, deleted) = (get("active"), get("inactive"), get("deleted"));
-        Ok(StatusCounts {
-            total: active + inactive + deleted,
-            active,
-            inactive,
-            deleted,
-            active_admins: get("active_admins"),
-        })
+        Ok(StatusCounts::from_item(&item))
     }
 
     /// Signups per month (index 0 is January) of `year`; zeros for a year with none.

@@ -104,6 +104,16 @@ fn plan(q: &ListQuery) -> Plan {
         value(&mut p, ":deleted", Status::Deleted.as_str().to_owned());
         p.filters.push("#status <> :deleted".into());
     }
+    if let Some(verified) = q.email_verified {
+        // Profiles written before email verification existed lack the attribute: unverified.
+        p.values
+            .insert(":verified".into(), AttributeValue::Bool(true));
+        p.filters.push(if verified {
+            "email_verified = :verified".into()
+        } else {
+            "NOT (email_verified = :verified)".into()
+        });
+    }
     if let Some(text) = &q.q {
         value(&mut p, ":q", text.clone());
         p.filters.push("contains(search_text, :q)".into());

@@ -106,14 +106,7 @@ fn record_of(item: &Item) -> Result<Record, StoreError> {
     if pk == keys::COUNTERS {
         let get = |name: &str| item.opt_n::<i64>(name).unwrap_or(0);
         if sk == keys::STATUS_COUNTS {
-            let (active, inactive, deleted) = (get("active"), get("inactive"), get("deleted"));
-            return Ok(Record::StatusCounts(StatusCounts {
-                total: active + inactive + deleted,
-                active,
-                inactive,
-                deleted,
-                active_admins: get("active_admins"),
-            }));
+            return Ok(Record::StatusCounts(StatusCounts::from_item(item)));
         }
         if let Some(year) = keys::signups_year(sk) {
             let months = std::array::from_fn(|m| get(&format!("m{}", m + 1)));
@@ -268,6 +261,7 @@ impl Store {
             ("inactive", old.inactive, new.inactive),
             ("deleted", old.deleted, new.deleted),
             ("active_admins", old.active_admins, new.active_admins),
+            ("email_verified", old.email_verified, new.email_verified),
         ]
         .into_iter()
         .map(|(name, o, n)| (name.to_owned(), o, n))

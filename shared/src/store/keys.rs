@@ -84,3 +84,13 @@ pub(super) const API_KEYS: &str = "APIKEY";
 /// Every export job shares one partition, sorted by time-ordered id. The stream filter in
 /// template.yaml matches this `pk` exactly.
 pub(super) const EXPORTS: &str = "EXPORT";
+
+/// A one-time token, addressed by the hash of the secret the link carries.
+pub(super) fn token(hash: &str) -> (String, String) {
+    (format!("TOKEN#{hash}"), "TOKEN".into())
+}
+
+/// The newest token of a user for one purpose: older ones no longer match it.
+pub(super) fn current_token(user: UserId, purpose: &str) -> (String, String) {
+    (format!("TOKENS#{user}"), purpose.to_owned())
+}

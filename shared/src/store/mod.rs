@@ -13,6 +13,7 @@ mod rate_limits;
 mod scan;
 mod seed;
 mod sessions;
+mod tokens;
 mod tx;
 mod users;
 
@@ -51,7 +52,7 @@ impl StoreError {
     where
         E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
     {
-        let text = crate::faults::describe(&err);
+        let text = crate::telemetry::error_chain(&err);
         if crate::faults::is_unavailable(&err) {
             StoreError::Unavailable(text)
         } else {

@@ -122,7 +122,7 @@ impl Store {
             }
             if attempt >= ATTEMPTS {
                 // Contention that outlasted every retry passes, like throttling: try later.
-                return Err(StoreError::Unavailable(crate::faults::describe(&err)).into());
+                return Err(StoreError::Unavailable(crate::telemetry::error_chain(&err)).into());
             }
             let base = 5u64 << attempt.min(6);
             let pause = rand::rng().random_range(base / 2..=base);

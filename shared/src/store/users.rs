@@ -54,6 +54,7 @@ pub(super) fn user_item(u: &User) -> Attrs {
     put("username", s(u.username.as_str()));
     put("status", s(u.status.as_str()));
     put("is_admin", AttributeValue::Bool(u.is_admin));
+    put("email_verified", AttributeValue::Bool(u.email_verified));
     put("created_at", s(u.created_at.to_string()));
     put("updated_at", s(u.updated_at.to_string()));
     put("version", n(u.version));
@@ -111,6 +112,7 @@ pub(super) fn user_from(item: &Item) -> Result<User, StoreError> {
             .map(PictureUrl::from_store),
         status: item.s("status")?.parse().map_err(|_| corrupt("status"))?,
         is_admin: item.bool("is_admin"),
+        email_verified: item.bool("email_verified"),
         created_at: ts("created_at")?,
         updated_at: ts("updated_at")?,
         last_login_at: opt_ts("last_login_at"),
@@ -134,6 +136,7 @@ struct Deltas {
     inactive: i64,
     deleted: i64,
     active_admins: i64,
+    email_verified: i64,
 }
 
 impl Deltas {
@@ -148,6 +151,9 @@ impl Deltas {
                 }
                 if u.is_active_admin() {
                     d.active_admins += sign;
+                }
+                if u.email_verified {
+                    d.email_verified += sign;
                 }
             }
         }
@@ -168,6 +174,7 @@ impl Store {
             ("inactive", d.inactive),
             ("deleted", d.deleted),
             ("active_admins", d.active_admins),
+            ("email_verified", d.email_verified),
         ] {
             if v != 0 {
                 parts.push(format!("{name} :{name}"));
