@@ -156,13 +156,12 @@ async fn update_me(
     let (id, _) = person(&principal)?;
     if body.is_privileged() {
         return Err(Error::Forbidden(
-            "status and is_admin can only be changed by an admin",
+            "status, is_admin and password can only be changed by an admin",
         ));
     }
     let changes = body.validate().map_err(Error::Validation)?;
-    let user = userhub::users::update(&ctx, id, &changes, None, Actor::of(&principal), &request_id)
-        .await?;
-    Ok(user_response(StatusCode::OK, &user))
+    let updated = userhub::users::update(&ctx, id, &changes, None, &principal, &request_id).await?;
+    Ok(user_response(StatusCode::OK, &updated.user))
 }
 
 #[derive(Deserialize)]

@@ -53,6 +53,7 @@ async fn create(
 ) -> Result<Response, Error> {
     principal.require_admin()?;
     let new = input.validate(false).map_err(Error::Validation)?;
+    principal.may_create(&new)?;
     let user = users::create(&ctx, new, Actor::of(&principal), "created", &request_id).await?;
     let mut res = user_response(StatusCode::CREATED, &user);
     if let Ok(location) = format!("/users/{}", user.id).parse() {
@@ -122,25 +123,18 @@ async fn update(
 ) -> Result<Response, Error> {
     let id = user_id(&id)?;
     principal.require_self_or_scope(id, Scope::UsersWrite)?;
-    let is_self_only =
-        principal.user_id() == Some(id) && principal.require_scope(Scope::UsersWrite).is_err();
-    if is_self_only && input.is_privileged() {
-        return Err(Error::Forbidden(
-            "status and is_admin can only be changed by an admin",
-        ));
-    }
     let changes = input.validate().map_err(Error::Validation)?;
-    let expected = if_match(&headers)?;
-    let user = users::update(
+    let expected = if_match(&headers);
+    let updated = users::update(
         &ctx,
         id,
         &changes,
-        expected,
-        Actor::of(&principal),
+        expected.as_deref(),
+        &principal,
         &request_id,
     )
     .await?;
-    Ok(user_response(StatusCode::OK, &user))
+    Ok(user_response(StatusCode::OK, &updated.user))
 }
 
 #[derive(Deserialize)]
@@ -176,12 +170,12 @@ async fn move_user(
 ) -> Result<Option<userhub::domain::User>, Error> {
     principal.require_admin()?;
     let id = user_id(id)?;
-    let expected = if_match(headers)?;
+    let expected = if_match(headers);
     users::transition(
         ctx,
         id,
         transition,
-        expected,
+        expected.as_deref(),
         Actor::of(principal),
         request_id,
     )

@@ -11,7 +11,8 @@ use super::tx::{Attrs, Write};
 use super::{Store, StoreError};
 use crate::domain::{Timestamp, UserId};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A session; its `Debug` leaves the refresh token's hash out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     pub id: String,
     pub user_id: UserId,
@@ -19,6 +20,17 @@ pub struct SessionRecord {
     pub created_at: Timestamp,
     /// Unix seconds; the absolute end of the session, never extended by rotation.
     pub expires_at: i64,
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SessionRecord {
@@ -257,5 +269,22 @@ impl Store {
         }
         let now = Timestamp::now();
         Ok((session.filter(|s| s.is_live(now)), profile))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_redacted() {
+        let session = SessionRecord {
+            id: "s".into(),
+            user_id: UserId::new(),
+            refresh_hash: "cafe0123deadbeef".into(),
+            created_at: Timestamp::now(),
+            expires_at: 0,
+        };
+        assert!(!format!("{session:?}").contains("cafe0123deadbeef"));
     }
 }
