@@ -118,6 +118,7 @@ pub async fn change(
     let started = Instant::now();
     let mut lost = 0u32;
     loop {
+        let round = Instant::now();
         let (user, sessions) = ctx
             .store
             .user_with_sessions(id)
@@ -158,9 +159,11 @@ pub async fn change(
                     return Err(Error::Unavailable);
                 }
                 lost += 1;
-                // Exponential, fully jittered backoff spreads the writers that collided, so
-                // each round wastes few transactions instead of one per contender.
-                let pause = rand::rng().random_range(0..=(10u64 << lost.min(6)));
+                // Exponential, fully jittered backoff in units of what a round costs right
+                // now spreads the writers that collided, so each round wastes few
+                // transactions instead of one per contender.
+                let unit = round.elapsed().as_millis().clamp(5, 1_000) as u64;
+                let pause = rand::rng().random_range(0..=unit << lost.min(4));
                 tokio::time::sleep(Duration::from_millis(pause)).await;
             }
             Err(e) => return Err(e.into()),
