@@ -178,9 +178,9 @@ pub struct Updated {
     pub changed: bool,
 }
 
-/// Applies a PATCH by `principal`, whose right to each change is checked against the user
-/// as read (`Principal::may_change`). A new password is hashed once, up front, and ends
-/// every session of the user once written.
+/// Applies a PATCH by `principal`, whose right to each change is checked before any I/O
+/// (`Principal::may_request`) and against the user as read (`Principal::may_change`). A new
+/// password is hashed once, up front, and ends every session of the user once written.
 #[tracing::instrument(skip_all, fields(%id))]
 pub async fn update(
     ctx: &Ctx,
@@ -190,6 +190,7 @@ pub async fn update(
     principal: &Principal,
     request_id: &str,
 ) -> Result<Updated, Error> {
+    principal.may_request(id, changes)?;
     let password_hash = match &changes.password {
         Some(p) => Some(passwords::hash(p.expose().to_owned()).await?),
         None => None,

@@ -89,7 +89,10 @@ async fn deleted_status_is_refused_on_every_route_but_the_lifecycle_ones() {
         .expect_problem(400, "validation_failed");
     assert_eq!(fields(&created), ["status"]);
     for method in ["PATCH", "PUT"] {
-        for auth in [("authorization", format!("Bearer {admin}")), ("x-api-key", key.clone())] {
+        for auth in [
+            ("authorization", format!("Bearer {admin}")),
+            ("x-api-key", key.clone()),
+        ] {
             let res = app
                 .request(method.parse().unwrap(), &path)
                 .header(auth.0, &auth.1)
@@ -214,7 +217,10 @@ async fn an_anonymised_user_stays_anonymised_on_every_route() {
         .send()
         .await
         .expect_problem(409, "conflict");
-    for update in [json!({"status": "active"}), json!({"display_name": "Ghost"})] {
+    for update in [
+        json!({"status": "active"}),
+        json!({"display_name": "Ghost"}),
+    ] {
         let bulk = app
             .patch("/users/bulk")
             .bearer(&admin)
@@ -298,7 +304,9 @@ async fn created_after_past_created_before_is_a_400_naming_both() {
     }
     // An empty range is a valid question with an empty answer.
     let same = app
-        .get(&format!("/users?created_after={after}&created_before={after}"))
+        .get(&format!(
+            "/users?created_after={after}&created_before={after}"
+        ))
         .bearer(&admin)
         .send()
         .await
@@ -416,7 +424,10 @@ async fn an_admin_sets_a_password_which_ends_the_sessions() {
         .find(|i| pk(i) == format!("USER#{id}") && i["sk"].as_s().unwrap() == "PROFILE")
         .unwrap();
     let hash = profile["password_hash"].as_s().unwrap();
-    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
     assert!(!format!("{items:?}").contains(PASSWORD));
 
     // A new password ends every session of the user.

@@ -141,27 +141,36 @@ impl Principal {
         Ok(())
     }
 
-    /// Whether this caller may apply `changes` to `target`, once `require_self_or_scope`
-    /// let it reach the user at all. Authority is an admin person's to change: `is_admin`,
-    /// and a password (never their own here: that needs the current one, at
-    /// POST /auth/password). An admin's account is out of an API key's reach entirely, since
-    /// a new email or username would hand the key's holder the account through a password
-    /// reset. `status` needs an admin or a `users:write` key, not the user themself.
-    pub fn may_change(&self, target: &User, changes: &Changes) -> Result<(), Denied> {
+    /// Whether this caller may ask for `changes` to user `target`, once
+    /// `require_self_or_scope` let it reach the user at all: the rules that need no read.
+    /// Authority is an admin person's to change: `is_admin`, and a password (never their own
+    /// here: that needs the current one, at POST /auth/password). `status` needs an admin or
+    /// a `users:write` key, not the user themself.
+    pub fn may_request(&self, target: UserId, changes: &Changes) -> Result<(), Denied> {
         let admin = self.is_admin();
         if changes.is_admin.is_some() && !admin {
             return Err(Denied::Because("only an admin can change is_admin"));
         }
-        if changes.password.is_some() && (!admin || self.user_id() == Some(target.id)) {
+        if changes.password.is_some() && (!admin || self.user_id() == Some(target)) {
             return Err(Denied::Because(
                 "only an admin sets another user's password; change your own with POST /auth/password",
             ));
         }
-        if target.is_admin && matches!(self, Principal::ApiKey { .. }) {
-            return Err(Denied::Because("an admin's account is changed only by admins"));
-        }
         if changes.status.is_some() {
             self.require_scope(Scope::UsersWrite)?;
+        }
+        Ok(())
+    }
+
+    /// `may_request`, and the rule that needs the user as stored: an admin's account is out
+    /// of an API key's reach entirely, since a new email or username would hand the key's
+    /// holder the account through a password reset.
+    pub fn may_change(&self, target: &User, changes: &Changes) -> Result<(), Denied> {
+        self.may_request(target.id, changes)?;
+        if target.is_admin && matches!(self, Principal::ApiKey { .. }) {
+            return Err(Denied::Because(
+                "an admin's account is changed only by admins",
+            ));
         }
         Ok(())
     }

@@ -148,7 +148,9 @@ mod tests {
         let back = Transition::Restore.apply(&deleted).unwrap();
         assert_eq!(back.after.unwrap().status, Status::Active);
         assert_eq!(
-            Transition::Restore.apply(&user(Status::Active)).unwrap_err(),
+            Transition::Restore
+                .apply(&user(Status::Active))
+                .unwrap_err(),
             Refused::NotDeleted
         );
     }

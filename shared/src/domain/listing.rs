@@ -118,7 +118,10 @@ impl ListParams {
         // refuses a BETWEEN whose bounds are reversed).
         if let (Some(after), Some(before)) = (created_after, created_before) {
             if after > before {
-                errs.check::<()>("created_after", Err("must not be later than created_before"));
+                errs.check::<()>(
+                    "created_after",
+                    Err("must not be later than created_before"),
+                );
                 errs.check::<()>(
                     "created_before",
                     Err("must not be earlier than created_after"),

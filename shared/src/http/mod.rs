@@ -158,7 +158,10 @@ mod tests {
     #[test]
     fn if_none_match_compares_weakly() {
         assert!(not_modified(&with(header::IF_NONE_MATCH, "W/\"2\""), 2));
-        assert!(not_modified(&with(header::IF_NONE_MATCH, "\"1\", \"2\""), 2));
+        assert!(not_modified(
+            &with(header::IF_NONE_MATCH, "\"1\", \"2\""),
+            2
+        ));
         assert!(!not_modified(&with(header::IF_NONE_MATCH, "\"1\""), 2));
     }
 }
