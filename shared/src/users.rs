@@ -160,10 +160,10 @@ pub async fn change(
                 }
                 lost += 1;
                 // Exponential, fully jittered backoff in units of what a round costs right
-                // now spreads the writers that collided, so each round wastes few
-                // transactions instead of one per contender.
+                // now (capped at a second) spreads the writers that collided, so each round
+                // wastes few transactions instead of one per contender.
                 let unit = round.elapsed().as_millis().clamp(5, 1_000) as u64;
-                let pause = rand::rng().random_range(0..=unit << lost.min(4));
+                let pause = rand::rng().random_range(0..=(unit << lost.min(4)).min(1_000));
                 tokio::time::sleep(Duration::from_millis(pause)).await;
             }
             Err(e) => return Err(e.into()),
