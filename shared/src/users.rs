@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use crate::auth::passwords;
-use crate::auth::service::end_all_sessions;
 use crate::domain::input::{Changes, NewUser, Rejected};
 use crate::domain::lifecycle::{Moved, Refused};
-use crate::domain::{Actor, AuditEvent, Principal, Status, Timestamp, User, UserId};
-use crate::store::{SessionRecord, WriteError};
+use crate::domain::{Actor, AuditEvent, Principal, Timestamp, User, UserId};
+use crate::store::WriteError;
 use crate::{Ctx, Error};
 
 pub use crate::domain::lifecycle::Transition;
@@ -57,6 +56,7 @@ pub async fn create(
         last_login_at: None,
         version: 1,
         password_hash,
+        authority: 1,
     };
     let audit = AuditEvent::new(user.id, actor, action, request_id);
     ctx.store.create_user(&user, &audit).await?;
@@ -136,23 +136,20 @@ pub async fn change(
             a.updated_at = Timestamp::now();
             a
         });
-        // Losing access or privileges takes effect at once: the sessions (and the role
-        // claims of their access tokens) end with the change.
-        let ends_sessions = match &after {
-            None => true,
-            Some(a) => {
-                (user.status == Status::Active && a.status != Status::Active)
-                    || user.is_admin != a.is_admin
-            }
-        };
-        let end: &[SessionRecord] = if ends_sessions { &sessions } else { &[] };
         let audit = AuditEvent::new(id, actor.clone(), action, request_id).with_fields(fields);
         match ctx
             .store
-            .save_user(&user, after.as_ref(), &audit, end)
+            .save_user(&user, after.as_ref(), &audit, None)
             .await
         {
-            Ok(()) => return Ok((after, true)),
+            Ok(()) => {
+                // A change of authority (or an erasure) has already ended every session, by
+                // the version the write bumped; their items can go.
+                if after.as_ref().is_none_or(|a| user.changes_authority(a)) {
+                    crate::auth::service::sweep_sessions(ctx, id, &sessions).await;
+                }
+                return Ok((after, true));
+            }
             Err(WriteError::VersionMismatch) if if_match.is_none() => {
                 if started.elapsed() > CONTENDED_FOR {
                     tracing::warn!(%id, lost, "user write kept losing races; giving up");
@@ -180,7 +177,8 @@ pub struct Updated {
 
 /// Applies a PATCH by `principal`, whose right to each change is checked before any I/O
 /// (`Principal::may_request`) and against the user as read (`Principal::may_change`). A new
-/// password is hashed once, up front, and ends every session of the user once written.
+/// password is hashed once, up front; like any change of authority, writing it ends every
+/// session of the user (`change` bumps the authority version).
 #[tracing::instrument(skip_all, fields(%id))]
 pub async fn update(
     ctx: &Ctx,
@@ -205,9 +203,6 @@ pub async fn update(
         })
     })
     .await?;
-    if changed && changes.password.is_some() {
-        end_all_sessions(ctx, id).await?;
-    }
     Ok(Updated {
         user: user.ok_or(Error::NotFound)?,
         changed,

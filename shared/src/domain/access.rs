@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use super::input::{Changes, NewUser};
-use super::{User, UserId};
+use super::{SessionId, User, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -74,7 +74,8 @@ impl FromStr for Scope {
 pub enum Principal {
     User {
         id: UserId,
-        session_id: String,
+        session_id: SessionId,
+        /// From the user's stored state when the request began, never from a token claim.
         role: Role,
     },
     ApiKey {
@@ -198,7 +199,7 @@ mod tests {
             id,
             Principal::User {
                 id,
-                session_id: "s".into(),
+                session_id: SessionId::new(0),
                 role,
             },
         )
@@ -249,6 +250,7 @@ mod tests {
             last_login_at: None,
             version: 1,
             password_hash: None,
+            authority: 1,
         }
     }
 

@@ -220,6 +220,7 @@ mod tests {
             last_login_at: None,
             version: 1,
             password_hash: None,
+            authority: 1,
         }
     }
 

@@ -136,6 +136,7 @@ mod tests {
             last_login_at: None,
             version: 1,
             password_hash: Some("$argon2id$x".into()),
+            authority: 1,
         }
     }
 
