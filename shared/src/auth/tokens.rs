@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn refresh_token_debug_is_redacted() {
-        let token = RefreshToken::generate(UserId::new(), "s");
+        let token = RefreshToken::generate(UserId::new(), &crate::domain::SessionId::new(0));
         let printed = format!("{token:?}");
         assert!(!printed.contains(&token.secret), "{printed}");
         assert!(!printed.contains(&token.hash()), "{printed}");
