@@ -131,6 +131,13 @@ pub async fn change(
         if fields.is_empty() {
             return Ok((Some(user), false));
         }
+        if user.is_self_lockout(actor, after.as_ref()) {
+            return Err(Error::conflict(
+                "self_action",
+                "an admin cannot deactivate, delete, anonymize or demote its own account; \
+                 another admin can",
+            ));
+        }
         let after = after.map(|mut a| {
             a.version = user.version + 1;
             a.updated_at = Timestamp::now();
@@ -153,7 +160,9 @@ pub async fn change(
             Err(WriteError::VersionMismatch) if if_match.is_none() => {
                 if started.elapsed() > CONTENDED_FOR {
                     tracing::warn!(%id, lost, "user write kept losing races; giving up");
-                    return Err(Error::Unavailable);
+                    return Err(Error::unavailable(
+                        "concurrent writes to one user kept winning",
+                    ));
                 }
                 lost += 1;
                 // Exponential, fully jittered backoff in units of what a round costs right

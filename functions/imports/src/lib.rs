@@ -1,8 +1,8 @@
 //! The imports function: /imports*.
 
-use axum::Router;
-use userhub::AppState;
+use userhub::http::Routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+/// This function's route table (see `userhub::http::Routes`): one line per route.
+pub fn routes() -> Routes {
+    Routes::new()
 }
