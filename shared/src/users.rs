@@ -1,11 +1,18 @@
 //! User lifecycle operations shared by the functions: the store calls and the rules
 //! around them, with errors in the API's terms.
 
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
 use crate::auth::passwords;
-use crate::domain::input::{Changes, NewUser};
-use crate::domain::{Actor, AuditEvent, Email, Status, Timestamp, User, UserId, Username};
+use crate::domain::input::{Changes, NewUser, Rejected};
+use crate::domain::lifecycle::{Moved, Refused};
+use crate::domain::{Actor, AuditEvent, Principal, Timestamp, User, UserId};
 use crate::store::WriteError;
 use crate::{Ctx, Error};
+
+pub use crate::domain::lifecycle::Transition;
 
 impl From<WriteError> for Error {
     fn from(err: WriteError) -> Self {
@@ -57,8 +64,12 @@ pub async fn create(
     Ok(user)
 }
 
-/// How many times a write without `If-Match` re-reads and re-applies after losing a race.
-const UPDATE_ATTEMPTS: usize = 3;
+/// How long a write without `If-Match` keeps re-reading and re-applying after losing races.
+/// Each loss means another write landed, so a writer among N concurrent ones loses at most
+/// N - 1 times. A round is a read and a transaction (tens of milliseconds), so only a
+/// pathological pile-up on one user reaches this bound, well inside the functions' 29 s;
+/// then the answer is a 503 to retry, never a 412.
+const CONTENDED_FOR: Duration = Duration::from_secs(20);
 
 /// What a change makes of a user: its new state (`None` erases it) and the names of the
 /// fields that changed (empty: nothing to write).
@@ -67,33 +78,59 @@ pub struct Outcome {
     pub fields: Vec<&'static str>,
 }
 
+impl From<Moved> for Outcome {
+    fn from(moved: Moved) -> Self {
+        Self {
+            after: moved.after,
+            fields: moved.fields,
+        }
+    }
+}
+
+impl From<Refused> for Error {
+    fn from(refused: Refused) -> Self {
+        Error::conflict("conflict", refused.to_string())
+    }
+}
+
+impl From<Rejected> for Error {
+    fn from(rejected: Rejected) -> Self {
+        match rejected {
+            Rejected::Lifecycle(refused) => refused.into(),
+            Rejected::Invalid(errors) => Error::Validation(errors),
+        }
+    }
+}
+
 /// Reads the user, applies `change`, and writes the result conditionally on the version
-/// read. With `if_match`, a version mismatch is a 412; without, a lost race re-reads and
-/// re-applies, so no concurrent update is ever lost. Returns the user as it is afterwards
-/// (`None` once erased).
+/// read. With `if_match` (the versions an `If-Match` names; empty: none can match), a
+/// version mismatch is a 412; without, a lost race re-reads and re-applies, so the last
+/// write wins and no concurrent update is lost. Returns the user as it is afterwards
+/// (`None` once erased) and whether it changed.
 pub async fn change(
     ctx: &Ctx,
     id: UserId,
-    if_match: Option<u64>,
+    if_match: Option<&[u64]>,
     actor: &Actor,
     action: &str,
     request_id: &str,
     change: impl Fn(&User) -> Result<Outcome, Error>,
-) -> Result<Option<User>, Error> {
-    let mut attempt = 0;
+) -> Result<(Option<User>, bool), Error> {
+    let started = Instant::now();
+    let mut lost = 0u32;
     loop {
-        attempt += 1;
+        let round = Instant::now();
         let (user, sessions) = ctx
             .store
             .user_with_sessions(id)
             .await?
             .ok_or(Error::NotFound)?;
-        if if_match.is_some_and(|v| v != user.version) {
+        if if_match.is_some_and(|versions| !versions.contains(&user.version)) {
             return Err(Error::PreconditionFailed);
         }
         let Outcome { after, fields } = change(&user)?;
         if fields.is_empty() {
-            return Ok(Some(user));
+            return Ok((Some(user), false));
         }
         if user.is_self_lockout(actor, after.as_ref()) {
             return Err(Error::conflict(
@@ -119,117 +156,67 @@ pub async fn change(
                 if after.as_ref().is_none_or(|a| user.changes_authority(a)) {
                     crate::auth::service::sweep_sessions(ctx, id, &sessions).await;
                 }
-                return Ok(after);
+                return Ok((after, true));
             }
-            Err(WriteError::VersionMismatch) if if_match.is_none() && attempt < UPDATE_ATTEMPTS => {
-                continue
+            Err(WriteError::VersionMismatch) if if_match.is_none() => {
+                if started.elapsed() > CONTENDED_FOR {
+                    tracing::warn!(%id, lost, "user write kept losing races; giving up");
+                    return Err(Error::unavailable(
+                        "concurrent writes to one user kept winning",
+                    ));
+                }
+                lost += 1;
+                // Exponential, fully jittered backoff in units of what a round costs right
+                // now (capped at a second) spreads the writers that collided, so each round
+                // wastes few transactions instead of one per contender.
+                let unit = round.elapsed().as_millis().clamp(5, 1_000) as u64;
+                let pause = rand::rng().random_range(0..=(unit << lost.min(4)).min(1_000));
+                tokio::time::sleep(Duration::from_millis(pause)).await;
             }
             Err(e) => return Err(e.into()),
         }
     }
 }
 
-/// Applies a PATCH.
+/// A PATCH's result: the user as it is now, and whether the PATCH changed it.
+#[derive(Debug)]
+pub struct Updated {
+    pub user: User,
+    pub changed: bool,
+}
+
+/// Applies a PATCH by `principal`, whose right to each change is checked before any I/O
+/// (`Principal::may_request`) and against the user as read (`Principal::may_change`). A new
+/// password is hashed once, up front; like any change of authority, writing it ends every
+/// session of the user (`change` bumps the authority version).
+#[tracing::instrument(skip_all, fields(%id))]
 pub async fn update(
     ctx: &Ctx,
     id: UserId,
     changes: &Changes,
-    if_match: Option<u64>,
-    actor: Actor,
+    if_match: Option<&[u64]>,
+    principal: &Principal,
     request_id: &str,
-) -> Result<User, Error> {
-    let updated = change(ctx, id, if_match, &actor, "updated", request_id, |user| {
-        let (after, fields) = changes.apply(user);
+) -> Result<Updated, Error> {
+    principal.may_request(id, changes)?;
+    let password_hash = match &changes.password {
+        Some(p) => Some(passwords::hash(p.expose().to_owned()).await?),
+        None => None,
+    };
+    let actor = Actor::of(principal);
+    let (user, changed) = change(ctx, id, if_match, &actor, "updated", request_id, |user| {
+        principal.may_change(user, changes)?;
+        let (after, fields) = changes.apply(user, password_hash.as_deref())?;
         Ok(Outcome {
             after: Some(after),
             fields,
         })
     })
     .await?;
-    updated.ok_or(Error::NotFound)
-}
-
-/// The lifecycle moves an admin can make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transition {
-    Activate,
-    Deactivate,
-    SoftDelete,
-    Restore,
-    Anonymize,
-    HardDelete,
-}
-
-impl Transition {
-    pub fn action(self) -> &'static str {
-        match self {
-            Transition::Activate => "activated",
-            Transition::Deactivate => "deactivated",
-            Transition::SoftDelete => "deleted",
-            Transition::Restore => "restored",
-            Transition::Anonymize => "anonymized",
-            Transition::HardDelete => "erased",
-        }
-    }
-
-    /// The user after the move, or why the move is not possible from its current state.
-    pub fn apply(self, user: &User) -> Result<Outcome, Error> {
-        let anonymized = user.email == Email::anonymised(user.id);
-        let refuse = |detail: &str| Err(Error::conflict("conflict", detail));
-        let with_status = |status: Status| {
-            let mut after = user.clone();
-            after.status = status;
-            let fields = if user.status == status {
-                vec![]
-            } else {
-                vec!["status"]
-            };
-            Ok(Outcome {
-                after: Some(after),
-                fields,
-            })
-        };
-        match (self, user.status) {
-            (Transition::Activate | Transition::Deactivate, Status::Deleted) => {
-                refuse("the user is deleted; restore it first")
-            }
-            (Transition::Activate, _) => with_status(Status::Active),
-            (Transition::Deactivate, _) => with_status(Status::Inactive),
-            (Transition::SoftDelete, _) => with_status(Status::Deleted),
-            (Transition::Restore, _) if anonymized => {
-                refuse("an anonymized user cannot be restored")
-            }
-            (Transition::Restore, Status::Deleted) => with_status(Status::Active),
-            (Transition::Restore, _) => refuse("only a deleted user can be restored"),
-            (Transition::Anonymize, _) => {
-                let mut after = user.clone();
-                after.email = Email::anonymised(user.id);
-                after.username = Username::anonymised(user.id);
-                after.display_name = None;
-                after.profile_picture_url = None;
-                after.password_hash = None;
-                after.last_login_at = None;
-                after.status = Status::Deleted;
-                let fields = vec![
-                    "email",
-                    "username",
-                    "display_name",
-                    "profile_picture_url",
-                    "password",
-                    "last_login_at",
-                    "status",
-                ];
-                Ok(Outcome {
-                    after: Some(after),
-                    fields,
-                })
-            }
-            (Transition::HardDelete, _) => Ok(Outcome {
-                after: None,
-                fields: vec!["*"],
-            }),
-        }
-    }
+    Ok(Updated {
+        user: user.ok_or(Error::NotFound)?,
+        changed,
+    })
 }
 
 /// Moves the user through its lifecycle; `None` once it is erased.
@@ -237,18 +224,19 @@ pub async fn transition(
     ctx: &Ctx,
     id: UserId,
     transition: Transition,
-    if_match: Option<u64>,
+    if_match: Option<&[u64]>,
     actor: Actor,
     request_id: &str,
 ) -> Result<Option<User>, Error> {
-    change(
+    let (user, _) = change(
         ctx,
         id,
         if_match,
         &actor,
         transition.action(),
         request_id,
-        |user| transition.apply(user),
+        |user| Ok(transition.apply(user)?.into()),
     )
-    .await
+    .await?;
+    Ok(user)
 }

@@ -664,14 +664,10 @@ async fn inactive_accounts_cannot_log_in_with_the_right_password() {
     let app = TestApp::new().await;
     let (id, access, refresh) = app.user("sleepy").await;
     let id = userhub::domain::UserId::parse(&id).unwrap();
-    let changes = userhub::domain::input::Changes {
-        status: Some(userhub::domain::Status::Inactive),
-        ..Default::default()
-    };
-    userhub::users::update(
+    userhub::users::transition(
         &app.state,
         id,
-        &changes,
+        userhub::users::Transition::Deactivate,
         None,
         userhub::domain::Actor::system(),
         "t",

@@ -169,7 +169,7 @@ async fn update_me(
     let (id, _) = person(&principal)?;
     if body.is_privileged() {
         return Err(Error::Forbidden(
-            "status and is_admin can only be changed by an admin",
+            "status, is_admin and password can only be changed by an admin",
         ));
     }
     let changes = body.validate().map_err(Error::Validation)?;

@@ -96,6 +96,7 @@ pub(crate) async fn create(
             let new = from_value::<NewUserInput>(raw)?
                 .validate(false)
                 .map_err(Error::Validation)?;
+            principal.may_create(&new)?;
             if !emails.insert(new.email.clone()) {
                 return Err(Error::conflict(
                     "email_taken",
@@ -155,6 +156,7 @@ pub(crate) async fn update(
     ctx.require_feature(Feature::UsersBulk)?;
     principal.require_scope(Scope::UsersWrite)?;
     check_size(body.ids.len(), "ids")?;
+    check_unique(&body.ids)?;
     let input = ChangesInput {
         status: body.update.status,
         is_admin: body.update.is_admin,
@@ -162,23 +164,47 @@ pub(crate) async fn update(
         ..Default::default()
     };
     let changes = input.validate().map_err(Error::Validation)?;
-    let actor = Actor::of(&principal);
-    let results: Vec<ItemResult> = stream::iter(body.ids.into_iter().enumerate())
+    if changes.is_empty() {
+        return Err(Error::field("update", "must name at least one field"));
+    }
+    let results: Vec<(ItemResult, bool)> = stream::iter(body.ids.into_iter().enumerate())
         .map(|(index, raw)| {
-            let (ctx, actor, request_id, changes) = (&ctx, actor.clone(), &request_id, &changes);
+            let (ctx, principal, request_id, changes) = (&ctx, &principal, &request_id, &changes);
             async move {
                 let result = match UserId::parse(&raw) {
                     Some(id) => {
-                        userhub::users::update(ctx, id, changes, None, actor, request_id).await
+                        userhub::users::update(ctx, id, changes, None, principal, request_id).await
                     }
                     None => Err(Error::NotFound),
                 };
-                ItemResult::of(index, Some(raw), 200, result, request_id)
+                let changed = result.as_ref().is_ok_and(|u| u.changed);
+                let result = result.map(|u| u.user);
+                (
+                    ItemResult::of(index, Some(raw), 200, result, request_id),
+                    changed,
+                )
             }
         })
         .buffered(CONCURRENCY)
         .collect()
         .await;
-    let updated = results.iter().filter(|r| r.status == 200).count();
+    // Only users that really changed count: a no-op (already inactive, same name) is a 200
+    // that updated nothing.
+    let updated = results.iter().filter(|(_, changed)| *changed).count();
+    let results: Vec<ItemResult> = results.into_iter().map(|(r, _)| r).collect();
     Ok(axum::Json(serde_json::json!({ "updated": updated, "results": results })).into_response())
+}
+
+/// An id given twice would be applied twice: the request is refused whole. Ids are
+/// compared as the users they name (UUIDs in any case), not as text.
+fn check_unique(ids: &[String]) -> Result<(), Error> {
+    let mut seen = HashSet::new();
+    let repeated = ids.iter().any(|raw| {
+        let key = UserId::parse(raw).map_or_else(|| raw.clone(), |id| id.to_string());
+        !seen.insert(key)
+    });
+    if repeated {
+        return Err(Error::field("ids", "must not repeat an id"));
+    }
+    Ok(())
 }

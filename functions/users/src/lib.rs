@@ -56,6 +56,7 @@ async fn create(
 ) -> Result<Response, Error> {
     principal.require_admin()?;
     let new = input.validate(false).map_err(Error::Validation)?;
+    principal.may_create(&new)?;
     let user = users::create(&ctx, new, Actor::of(&principal), "created", &request_id).await?;
     recovery::invite_new(&ctx, &user).await;
     let mut res = user_response(StatusCode::CREATED, &user);
@@ -126,22 +127,15 @@ async fn update(
 ) -> Result<Response, Error> {
     let id = user_id(&id)?;
     principal.require_self_or_scope(id, Scope::UsersWrite)?;
-    let is_self_only =
-        principal.user_id() == Some(id) && principal.require_scope(Scope::UsersWrite).is_err();
-    if is_self_only && input.is_privileged() {
-        return Err(Error::Forbidden(
-            "status and is_admin can only be changed by an admin",
-        ));
-    }
     let changes = input.validate().map_err(Error::Validation)?;
-    let expected = if_match(&headers)?;
+    let expected = if_match(&headers);
     let user = recovery::update_profile(
         &ctx,
         &principal,
         id,
         &changes,
         input.current_password,
-        expected,
+        expected.as_deref(),
         &request_id,
     )
     .await?;
@@ -181,12 +175,12 @@ async fn move_user(
 ) -> Result<Option<userhub::domain::User>, Error> {
     principal.require_admin()?;
     let id = user_id(id)?;
-    let expected = if_match(headers)?;
+    let expected = if_match(headers);
     users::transition(
         ctx,
         id,
         transition,
-        expected,
+        expected.as_deref(),
         Actor::of(principal),
         request_id,
     )

@@ -64,20 +64,10 @@ impl TableSchema {
             gsis => seq(gsis, "GlobalSecondaryIndexes")?
                 .iter()
                 .map(|g| {
-                    let projection =
-                        match text(&g["Projection"]["ProjectionType"], "ProjectionType")? {
-                            "ALL" => ProjectionType::All,
-                            "KEYS_ONLY" => ProjectionType::KeysOnly,
-                            other => {
-                                return Err(template_err(format!(
-                                    "projection {other} is not supported locally"
-                                )))
-                            }
-                        };
                     GlobalSecondaryIndex::builder()
                         .index_name(text(&g["IndexName"], "IndexName")?)
                         .set_key_schema(Some(key_schema(&g["KeySchema"])?))
-                        .projection(Projection::builder().projection_type(projection).build())
+                        .projection(projection(&g["Projection"])?)
                         .build()
                         .map_err(|e| template_err(e.to_string()))
                 })
@@ -89,6 +79,33 @@ impl TableSchema {
             indexes,
         })
     }
+}
+
+/// An index's `Projection`: `ALL`, `KEYS_ONLY`, or `INCLUDE` with its `NonKeyAttributes`.
+fn projection(v: &Value) -> Result<Projection, SetupError> {
+    let kind = match text(&v["ProjectionType"], "ProjectionType")? {
+        "ALL" => ProjectionType::All,
+        "KEYS_ONLY" => ProjectionType::KeysOnly,
+        "INCLUDE" => ProjectionType::Include,
+        other => {
+            return Err(template_err(format!(
+                "projection {other} is not supported locally"
+            )))
+        }
+    };
+    let attributes = match &v["NonKeyAttributes"] {
+        Value::Null => None,
+        names => Some(
+            seq(names, "NonKeyAttributes")?
+                .iter()
+                .map(|n| text(n, "NonKeyAttributes").map(str::to_owned))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    Ok(Projection::builder()
+        .projection_type(kind)
+        .set_non_key_attributes(attributes)
+        .build())
 }
 
 fn seq<'a>(v: &'a Value, what: &str) -> Result<&'a Vec<Value>, SetupError> {
@@ -175,6 +192,22 @@ mod tests {
         assert!(names.contains(&"email-index"), "{names:?}");
         assert_eq!(schema.keys.len(), 2);
         assert!(schema.attributes.iter().any(|a| a.attribute_name() == "pk"));
+    }
+
+    #[test]
+    fn no_index_projects_the_password_hash() {
+        for index in TableSchema::from_template().unwrap().indexes {
+            let projection = index.projection().unwrap();
+            assert_eq!(
+                projection.projection_type(),
+                Some(&ProjectionType::Include),
+                "{:?}",
+                index.index_name()
+            );
+            let names = projection.non_key_attributes();
+            assert!(names.iter().any(|n| n == "version"), "{names:?}");
+            assert!(!names.iter().any(|n| n == "password_hash"), "{names:?}");
+        }
     }
 
     #[test]

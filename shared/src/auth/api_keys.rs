@@ -5,10 +5,19 @@ use super::tokens::{random_secret, sha256_hex};
 
 pub const PREFIX: &str = "uhk_";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A key as presented: its id and the hash to compare. `Debug` shows only the id.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PresentedKey {
     pub id: String,
     pub hash: String,
+}
+
+impl std::fmt::Debug for PresentedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresentedKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A freshly generated key: its id, the full key (shown once), and what to store.
@@ -34,6 +43,13 @@ pub fn parse(raw: &str) -> Option<PresentedKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn presented_key_debug_is_redacted() {
+        let (_, key, hash) = generate();
+        let printed = format!("{:?}", parse(&key).unwrap());
+        assert!(!printed.contains(&hash), "{printed}");
+    }
 
     #[test]
     fn generated_keys_parse_back() {

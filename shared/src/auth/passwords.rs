@@ -25,13 +25,23 @@ fn hasher() -> Argon2<'static> {
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$dXNlcmh1Yi1kdW1teS1zYWx0$yRyC1rQ1Ji86bL0o9kR+r9UFhqYvhMzRbWtvVTYySEQ";
 
-/// The result of checking a password.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The result of checking a password. Its `Debug` never shows a hash.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Verified {
     No,
     Yes,
     /// Correct, but hashed with weaker parameters than today's: store this new hash.
     YesRehashed(String),
+}
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verified::No => "No",
+            Verified::Yes => "Yes",
+            Verified::YesRehashed(_) => "YesRehashed(..)",
+        })
+    }
 }
 
 /// At most one argon2 evaluation per CPU at a time. More would only queue for the same cores,
@@ -118,6 +128,12 @@ fn is_current(hash: &PasswordHash<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verified_debug_is_redacted() {
+        let printed = format!("{:?}", Verified::YesRehashed("$argon2id$secret".into()));
+        assert_eq!(printed, "YesRehashed(..)");
+    }
 
     #[test]
     fn hashes_with_owasp_parameters_and_verifies() {

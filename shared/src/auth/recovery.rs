@@ -249,6 +249,7 @@ pub async fn verify_email(ctx: &Ctx, raw_token: &str, request_id: &str) -> Resul
         },
     )
     .await?
+    .0
     .ok_or_else(Error::invalid_link)
 }
 
@@ -313,7 +314,7 @@ pub async fn update_profile(
     id: UserId,
     changes: &Changes,
     current_password: Option<CurrentPassword>,
-    if_match: Option<u64>,
+    if_match: Option<&[u64]>,
     request_id: &str,
 ) -> Result<User, Error> {
     let before = match &changes.email {
@@ -326,7 +327,9 @@ pub async fn update_profile(
         }
         None => None,
     };
-    let after = users::update(ctx, id, changes, if_match, Actor::of(principal), request_id).await?;
+    let after = users::update(ctx, id, changes, if_match, principal, request_id)
+        .await?
+        .user;
     if let Some(before) = before.filter(|b| b.email != after.email) {
         welcome(ctx, &after).await;
         ctx.mailer

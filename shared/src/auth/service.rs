@@ -14,14 +14,24 @@ use crate::domain::{
 use crate::store::{ApiKeyRecord, Reservation, Rotation, SessionRecord};
 use crate::{Ctx, Error};
 
-/// The RFC 6749 token response.
-#[derive(Debug, Serialize)]
+/// The RFC 6749 token response. Its `Debug` shows neither token.
+#[derive(Serialize)]
 pub struct Tokens {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: u64,
     pub refresh_token: String,
     pub user: User,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
 }
 
 fn issue(ctx: &Ctx, user: User, session_id: &SessionId, refresh: &RefreshToken) -> Tokens {
@@ -387,4 +397,40 @@ pub async fn change_password(
         .collect();
     sweep_sessions(ctx, user_id, &others).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Email, Status, Username};
+
+    #[test]
+    fn tokens_debug_is_redacted() {
+        let now = Timestamp::now();
+        let user = User {
+            id: UserId::new(),
+            email: Email::parse("ann@example.com").unwrap(),
+            username: Username::parse("ann").unwrap(),
+            display_name: None,
+            profile_picture_url: None,
+            status: Status::Active,
+            is_admin: false,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            version: 1,
+            password_hash: Some("$argon2id$hash-secret".into()),
+            authority: 1,
+            email_verified: false,
+        };
+        let tokens = Tokens {
+            access_token: "eyJaccess-secret".into(),
+            token_type: "Bearer",
+            expires_in: 900,
+            refresh_token: "refresh-secret".into(),
+            user,
+        };
+        let printed = format!("{tokens:?}");
+        assert!(!printed.contains("secret"), "{printed}");
+    }
 }

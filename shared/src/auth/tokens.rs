@@ -172,8 +172,8 @@ impl TokenKeys {
 }
 
 /// A refresh token: `<user id>.<session id>.<secret>`. The ids say which session item to
-/// read; only the SHA-256 of the secret is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// read; only the SHA-256 of the secret is stored. Its `Debug` leaves the secret out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RefreshToken {
     pub user_id: UserId,
     pub session_id: SessionId,
@@ -211,6 +211,15 @@ impl RefreshToken {
     }
 }
 
+impl std::fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshToken")
+            .field("user_id", &self.user_id)
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// 256 random bits, base64url without padding (43 characters).
 pub fn random_secret() -> String {
     let mut bytes = [0u8; 32];
@@ -233,6 +242,14 @@ pub fn hashes_equal(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn refresh_token_debug_is_redacted() {
+        let token = RefreshToken::generate(UserId::new(), &crate::domain::SessionId::new(0));
+        let printed = format!("{token:?}");
+        assert!(!printed.contains(&token.secret), "{printed}");
+        assert!(!printed.contains(&token.hash()), "{printed}");
+    }
 
     fn keys() -> TokenKeys {
         keys_with("an-unguessable-secret-of-32-bytes!!", None)

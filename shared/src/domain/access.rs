@@ -5,7 +5,8 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use super::{SessionId, UserId};
+use super::input::{Changes, NewUser};
+use super::{SessionId, User, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -90,6 +91,8 @@ pub enum Denied {
     Forbidden,
     /// Not allowed, and the resource's existence must not leak: 404.
     Hidden,
+    /// Authenticated but not allowed, for a reason worth telling: 403.
+    Because(&'static str),
 }
 
 impl Principal {
@@ -128,6 +131,49 @@ impl Principal {
             Principal::ApiKey { scopes, .. } if scopes.contains(&scope) => Ok(()),
             _ => Err(Denied::Forbidden),
         }
+    }
+
+    /// Admin power is given only by an admin person: creating an admin needs one (a bearer
+    /// token with the admin role), never an API key, whatever its scopes.
+    pub fn may_create(&self, new: &NewUser) -> Result<(), Denied> {
+        if new.is_admin && !self.is_admin() {
+            return Err(Denied::Because("only an admin can create an admin"));
+        }
+        Ok(())
+    }
+
+    /// Whether this caller may ask for `changes` to user `target`, once
+    /// `require_self_or_scope` let it reach the user at all: the rules that need no read.
+    /// Authority is an admin person's to change: `is_admin`, and a password (never their own
+    /// here: that needs the current one, at POST /auth/password). `status` needs an admin or
+    /// a `users:write` key, not the user themself.
+    pub fn may_request(&self, target: UserId, changes: &Changes) -> Result<(), Denied> {
+        let admin = self.is_admin();
+        if changes.is_admin.is_some() && !admin {
+            return Err(Denied::Because("only an admin can change is_admin"));
+        }
+        if changes.password.is_some() && (!admin || self.user_id() == Some(target)) {
+            return Err(Denied::Because(
+                "only an admin sets another user's password; change your own with POST /auth/password",
+            ));
+        }
+        if changes.status.is_some() {
+            self.require_scope(Scope::UsersWrite)?;
+        }
+        Ok(())
+    }
+
+    /// `may_request`, and the rule that needs the user as stored: an admin's account is out
+    /// of an API key's reach entirely, since a new email or username would hand the key's
+    /// holder the account through a password reset.
+    pub fn may_change(&self, target: &User, changes: &Changes) -> Result<(), Denied> {
+        self.may_request(target.id, changes)?;
+        if target.is_admin && matches!(self, Principal::ApiKey { .. }) {
+            return Err(Denied::Because(
+                "an admin's account is changed only by admins",
+            ));
+        }
+        Ok(())
     }
 
     /// Routes about one user: admins, API keys with `scope`, and that user themself.
@@ -180,6 +226,95 @@ mod tests {
         );
         assert_eq!(me.require_admin(), Err(Denied::Forbidden));
         assert_eq!(me.require_scope(Scope::UsersRead), Err(Denied::Forbidden));
+    }
+
+    fn key(scopes: &[Scope]) -> Principal {
+        Principal::ApiKey {
+            id: "k".into(),
+            scopes: scopes.iter().copied().collect(),
+        }
+    }
+
+    fn target(is_admin: bool) -> User {
+        let now = crate::domain::Timestamp::now();
+        User {
+            id: UserId::new(),
+            email: crate::domain::Email::parse("t@example.com").unwrap(),
+            username: crate::domain::Username::parse("target").unwrap(),
+            display_name: None,
+            profile_picture_url: None,
+            status: crate::domain::Status::Active,
+            is_admin,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            version: 1,
+            password_hash: None,
+            authority: 1,
+            email_verified: false,
+        }
+    }
+
+    fn change(input: crate::domain::input::ChangesInput) -> Changes {
+        input.validate().unwrap()
+    }
+
+    #[test]
+    fn only_an_admin_person_gives_or_takes_admin_power() {
+        let writer = key(&[Scope::UsersWrite]);
+        let (_, admin) = user(Role::Admin);
+        let new = crate::domain::input::NewUserInput {
+            email: Some("a@example.com".into()),
+            username: Some("abc".into()),
+            is_admin: Some(true),
+            ..Default::default()
+        }
+        .validate(false)
+        .unwrap();
+        assert!(matches!(writer.may_create(&new), Err(Denied::Because(_))));
+        assert_eq!(admin.may_create(&new), Ok(()));
+        for flag in [true, false] {
+            let promote = change(crate::domain::input::ChangesInput {
+                is_admin: Some(flag),
+                ..Default::default()
+            });
+            assert!(writer.may_change(&target(false), &promote).is_err());
+            assert_eq!(admin.may_change(&target(false), &promote), Ok(()));
+        }
+    }
+
+    #[test]
+    fn keys_keep_off_admin_accounts_and_passwords() {
+        let writer = key(&[Scope::UsersWrite]);
+        let rename = change(crate::domain::input::ChangesInput {
+            display_name: Some(Some("New".into())),
+            ..Default::default()
+        });
+        assert_eq!(writer.may_change(&target(false), &rename), Ok(()));
+        assert!(writer.may_change(&target(true), &rename).is_err());
+        let password = change(crate::domain::input::ChangesInput {
+            password: Some("correct horse battery".into()),
+            ..Default::default()
+        });
+        assert!(writer.may_change(&target(false), &password).is_err());
+        let (admin_id, admin) = user(Role::Admin);
+        assert_eq!(admin.may_change(&target(false), &password), Ok(()));
+        let mut own = target(true);
+        own.id = admin_id;
+        assert!(admin.may_change(&own, &password).is_err());
+    }
+
+    #[test]
+    fn users_change_only_their_profile_fields() {
+        let (id, me) = user(Role::User);
+        let mut mine = target(false);
+        mine.id = id;
+        let off = change(crate::domain::input::ChangesInput {
+            status: Some("inactive".into()),
+            ..Default::default()
+        });
+        assert!(me.may_change(&mine, &off).is_err());
+        assert_eq!(key(&[Scope::UsersWrite]).may_change(&mine, &off), Ok(()));
     }
 
     #[test]

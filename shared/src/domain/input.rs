@@ -1,14 +1,18 @@
 //! Validation of what clients send to create or change a user. Every invalid field is
 //! reported at once.
 
+use std::fmt;
+
 use serde::Deserialize;
 
+use super::lifecycle::{Refused, Transition};
 use super::passwords::{CurrentPassword, NewPassword};
-use super::{DisplayName, Email, PictureUrl, Status, Username};
+use super::{DisplayName, Email, PictureUrl, Status, User, Username};
 use crate::error::FieldError;
 
-/// The fields of a new user, as sent (registration, admin create, bulk, import).
-#[derive(Debug, Default, Clone, Deserialize)]
+/// The fields of a new user, as sent (registration, admin create, bulk, import). Its
+/// `Debug` leaves the password out.
+#[derive(Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserInput {
     pub email: Option<String>,
@@ -20,6 +24,17 @@ pub struct NewUserInput {
     pub status: Option<String>,
     /// An admin (or an import) may vouch for the address; everyone else starts unverified.
     pub email_verified: Option<bool>,
+}
+
+impl fmt::Debug for NewUserInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUserInput")
+            .field("email", &self.email)
+            .field("username", &self.username)
+            .field("is_admin", &self.is_admin)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A new user that passed validation.
@@ -95,7 +110,7 @@ impl NewUserInput {
         };
         let status = match &self.status {
             None => Some(Status::Active),
-            Some(s) => errs.check("status", s.parse::<Status>()),
+            Some(s) => errs.check("status", Status::settable(s)),
         };
         errs.finish(|| {
             Some(NewUser {
@@ -156,6 +171,117 @@ mod tests {
         assert_eq!(user.display_name.unwrap().as_str(), "Ann");
         assert_eq!(user.status, Status::Active);
     }
+
+    #[test]
+    fn deleted_is_not_a_status_to_set() {
+        let input = NewUserInput {
+            email: Some("ann@example.com".into()),
+            username: Some("ann".into()),
+            status: Some("deleted".into()),
+            ..Default::default()
+        };
+        assert_eq!(input.validate(false).unwrap_err()[0].field, "status");
+        let change = ChangesInput {
+            status: Some("deleted".into()),
+            ..Default::default()
+        };
+        assert_eq!(change.validate().unwrap_err()[0].field, "status");
+    }
+
+    #[test]
+    fn inputs_print_no_password() {
+        let secret = "correct horse battery";
+        let create = NewUserInput {
+            password: Some(secret.into()),
+            ..Default::default()
+        };
+        let change = ChangesInput {
+            password: Some(secret.into()),
+            ..Default::default()
+        };
+        let changes = change.validate().unwrap();
+        for printed in [
+            format!("{create:?}"),
+            format!("{change:?}"),
+            format!("{changes:?}"),
+        ] {
+            assert!(!printed.contains("horse"), "{printed}");
+        }
+    }
+
+    fn stored(status: Status) -> User {
+        let now = crate::domain::Timestamp::now();
+        User {
+            id: crate::domain::UserId::new(),
+            email: Email::parse("ann@example.com").unwrap(),
+            username: Username::parse("annlee99").unwrap(),
+            display_name: None,
+            profile_picture_url: None,
+            status,
+            is_admin: false,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            version: 1,
+            password_hash: None,
+            authority: 1,
+            email_verified: false,
+        }
+    }
+
+    fn changes(input: ChangesInput) -> Changes {
+        input.validate().unwrap()
+    }
+
+    #[test]
+    fn status_changes_follow_the_lifecycle() {
+        let off = changes(ChangesInput {
+            status: Some("inactive".into()),
+            ..Default::default()
+        });
+        let (after, fields) = off.apply(&stored(Status::Active), None).unwrap();
+        assert_eq!((after.status, fields), (Status::Inactive, vec!["status"]));
+        assert!(matches!(
+            off.apply(&stored(Status::Deleted), None),
+            Err(Rejected::Lifecycle(Refused::Deleted))
+        ));
+    }
+
+    #[test]
+    fn an_anonymised_user_takes_no_change() {
+        let user = stored(Status::Active);
+        let anon = Transition::Anonymize.apply(&user).unwrap().after.unwrap();
+        let rename = changes(ChangesInput {
+            display_name: Some(Some("Ann".into())),
+            ..Default::default()
+        });
+        assert!(matches!(
+            rename.apply(&anon, None),
+            Err(Rejected::Lifecycle(Refused::Anonymized))
+        ));
+    }
+
+    #[test]
+    fn a_password_is_checked_against_the_stored_names() {
+        let set = |p: &str| {
+            changes(ChangesInput {
+                password: Some(p.into()),
+                ..Default::default()
+            })
+        };
+        let user = stored(Status::Active);
+        let Err(Rejected::Invalid(errors)) = set("AnnLee99").apply(&user, Some("$h")) else {
+            panic!("the username was accepted as a password");
+        };
+        assert_eq!(errors[0].field, "password");
+        let (after, fields) = set("correct horse battery")
+            .apply(&user, Some("$argon2id$h"))
+            .unwrap();
+        assert_eq!(after.password_hash.as_deref(), Some("$argon2id$h"));
+        assert_eq!(fields, ["password"]);
+        assert!(!set("correct horse battery").is_empty());
+        assert!(ChangesInput::default().validate().unwrap().is_empty());
+    }
 }
 
 #[cfg(test)]
@@ -186,12 +312,12 @@ mod change_tests {
             email: Some(user.email.clone()),
             ..Default::default()
         };
-        assert_eq!(same.apply(&user), (user.clone(), vec![]));
+        assert_eq!(same.apply(&user, None).unwrap(), (user.clone(), vec![]));
         let moved = Changes {
             email: Some(Email::parse("new@example.com").unwrap()),
             ..Default::default()
         };
-        let (after, fields) = moved.apply(&user);
+        let (after, fields) = moved.apply(&user, None).unwrap();
         assert!(!after.email_verified);
         assert_eq!(fields, ["email", "email_verified"]);
     }
@@ -204,8 +330,8 @@ pub fn nullable<'de, D: serde::Deserializer<'de>>(
     Option::<String>::deserialize(d).map(Some)
 }
 
-/// A PATCH of a user, as sent.
-#[derive(Debug, Default, Clone, Deserialize)]
+/// A PATCH of a user, as sent. Its `Debug` leaves the password out.
+#[derive(Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangesInput {
     pub email: Option<String>,
@@ -218,23 +344,52 @@ pub struct ChangesInput {
     pub is_admin: Option<bool>,
     /// Proves a person's identity when they change their own email.
     pub current_password: Option<CurrentPassword>,
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for ChangesInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChangesInput")
+            .field("email", &self.email)
+            .field("username", &self.username)
+            .field("display_name", &self.display_name)
+            .field("profile_picture_url", &self.profile_picture_url)
+            .field("status", &self.status)
+            .field("is_admin", &self.is_admin)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A validated change to a user; `None` leaves a field as it is.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default)]
 pub struct Changes {
     pub email: Option<Email>,
     pub username: Option<Username>,
     pub display_name: Option<Option<DisplayName>>,
     pub profile_picture_url: Option<Option<PictureUrl>>,
+    /// `active` or `inactive`: applied as the activate or deactivate move.
     pub status: Option<Status>,
     pub is_admin: Option<bool>,
+    /// Checked against the user's email and username again when applied.
+    pub password: Option<NewPassword>,
+}
+
+/// Why a change cannot be applied to the user as it is now.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejected {
+    /// The lifecycle forbids it (a 409).
+    #[error(transparent)]
+    Lifecycle(#[from] Refused),
+    /// A value breaks a rule that depends on the user (a 400).
+    #[error("request has invalid fields")]
+    Invalid(Vec<FieldError>),
 }
 
 impl ChangesInput {
-    /// Whether the change touches what only admins may change.
+    /// Whether the change touches what a person may not change on themself through a
+    /// self-service route.
     pub fn is_privileged(&self) -> bool {
-        self.status.is_some() || self.is_admin.is_some()
+        self.status.is_some() || self.is_admin.is_some() || self.password.is_some()
     }
 
     pub fn validate(&self) -> Result<Changes, Vec<FieldError>> {
@@ -262,7 +417,13 @@ impl ChangesInput {
         let status = self
             .status
             .as_deref()
-            .map(|s| errs.check("status", s.parse::<Status>()));
+            .map(|s| errs.check("status", Status::settable(s)));
+        // The names this body sets count already; the stored ones are checked on apply.
+        let password = self.password.as_deref().map(|p| {
+            let email = email.as_ref().and_then(Option::as_ref);
+            let username = username.as_ref().and_then(Option::as_ref);
+            errs.check("password", NewPassword::parse(p, email, username))
+        });
         errs.finish(|| {
             Some(Changes {
                 email: email.map_or(Some(None), |e| e.map(Some))?,
@@ -271,16 +432,42 @@ impl ChangesInput {
                 profile_picture_url: profile_picture_url.map_or(Some(None), |p| p.map(Some))?,
                 status: status.map_or(Some(None), |s| s.map(Some))?,
                 is_admin: self.is_admin,
+                password: password.map_or(Some(None), |p| p.map(Some))?,
             })
         })
     }
 }
 
 impl Changes {
+    /// Whether the change names no field at all.
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none()
+            && self.username.is_none()
+            && self.display_name.is_none()
+            && self.profile_picture_url.is_none()
+            && self.status.is_none()
+            && self.is_admin.is_none()
+            && self.password.is_none()
+    }
+
     /// The user with the changes applied, and the names of the fields that really changed.
-    pub fn apply(&self, user: &super::User) -> (super::User, Vec<&'static str>) {
+    /// A status goes through its lifecycle move; an anonymised user takes no change at all.
+    /// `password_hash` is the hash of `self.password`, made once by the caller.
+    pub fn apply(
+        &self,
+        user: &User,
+        password_hash: Option<&str>,
+    ) -> Result<(User, Vec<&'static str>), Rejected> {
+        if user.is_anonymised() {
+            return Err(Refused::Anonymized.into());
+        }
         let mut after = user.clone();
         let mut changed = Vec::new();
+        if let Some(status) = self.status {
+            let moved = Transition::to_status(status)?.apply(user)?;
+            after = moved.after.unwrap_or(after);
+            changed.extend(moved.fields);
+        }
         macro_rules! set {
             ($field:ident) => {
                 if let Some(v) = &self.$field {
@@ -295,13 +482,18 @@ impl Changes {
         set!(username);
         set!(display_name);
         set!(profile_picture_url);
-        set!(status);
         set!(is_admin);
+        if let (Some(password), Some(hash)) = (&self.password, password_hash) {
+            NewPassword::parse(password.expose(), Some(&after.email), Some(&after.username))
+                .map_err(|m| Rejected::Invalid(vec![FieldError::new("password", m)]))?;
+            after.password_hash = Some(hash.to_owned());
+            changed.push("password");
+        }
         // A new address is unproven until its owner follows the link mailed to it.
         if changed.contains(&"email") && after.email_verified {
             after.email_verified = false;
             changed.push("email_verified");
         }
-        (after, changed)
+        Ok((after, changed))
     }
 }

@@ -117,6 +117,20 @@ impl ListParams {
         };
         let created_after = time(&mut errs, "created_after", &self.created_after);
         let created_before = time(&mut errs, "created_before", &self.created_before);
+        // A reversed range is a mistake worth naming, not an empty answer (and DynamoDB
+        // refuses a BETWEEN whose bounds are reversed).
+        if let (Some(after), Some(before)) = (created_after, created_before) {
+            if after > before {
+                errs.check::<()>(
+                    "created_after",
+                    Err("must not be later than created_before"),
+                );
+                errs.check::<()>(
+                    "created_before",
+                    Err("must not be earlier than created_after"),
+                );
+            }
+        }
         let include_deleted = match self.include_deleted.as_deref() {
             None | Some("false") => Some(false),
             Some("true") => Some(true),
@@ -249,6 +263,107 @@ mod tests {
                 "limit"
             ]
         );
+    }
+
+    #[test]
+    fn a_reversed_created_range_names_both_fields() {
+        let reversed = ListParams {
+            created_after: Some("2026-06-01T00:00:00Z".into()),
+            created_before: Some("2026-01-01T00:00:00Z".into()),
+            ..Default::default()
+        };
+        let fields: Vec<String> = reversed
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["created_after", "created_before"]);
+        let empty = ListParams {
+            created_after: Some("2026-06-01T00:00:00Z".into()),
+            created_before: Some("2026-06-01T00:00:00Z".into()),
+            ..Default::default()
+        };
+        assert!(empty.validate().is_ok());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Mostly valid values for a parameter, sometimes junk.
+        fn value(valid: &'static [&'static str]) -> impl Strategy<Value = Option<String>> {
+            prop::option::of(prop_oneof![
+                4 => prop::sample::select(valid).prop_map(str::to_owned),
+                1 => "[a-z0-9@._%:+ -]{0,12}",
+                1 => any::<String>(),
+            ])
+        }
+
+        const TIMES: &[&str] = &[
+            "2026-01-01T00:00:00.000Z",
+            "2026-11-30T12:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "0000-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59.999+14:00",
+            "9999-12-31T23:59:59.999-14:00",
+        ];
+
+        prop_compose! {
+            fn params()(
+                status in value(&["active", "inactive", "deleted"]),
+                email in value(&["ann", "a@b.c"]),
+                username in value(&["ann"]),
+                name in value(&["Ann"]),
+                q in value(&["nn", "%"]),
+                created_after in value(TIMES),
+                created_before in value(TIMES),
+                include_deleted in value(&["true", "false"]),
+                sort in value(&["created_at", "email", "username", "display_name"]),
+                order in value(&["asc", "desc"]),
+                limit in value(&["1", "100", "0", "101", "-1"]),
+                cursor in prop::option::of(any::<String>()),
+                email_verified in value(&["true", "false", "yes"]),
+            ) -> ListParams {
+                ListParams {
+                    status, email, username, name, q, created_after, created_before,
+                    include_deleted, sort, order, limit, cursor, email_verified,
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// No input panics; what passes is a query the store can run: a range in
+            /// order, a page size in 1..=100, filters without control characters and short
+            /// enough for a key condition; what fails names a parameter it was given.
+            #[test]
+            fn validation_is_total_and_accepts_only_runnable_queries(p in params()) {
+                match p.validate() {
+                    Ok((query, limit, _)) => {
+                        prop_assert!((1..=100).contains(&limit));
+                        if let (Some(a), Some(b)) = (query.created_after, query.created_before) {
+                            prop_assert!(a <= b);
+                        }
+                        for text in [&query.email, &query.username, &query.name, &query.q]
+                            .into_iter()
+                            .flatten()
+                        {
+                            prop_assert!(!text.is_empty() && text.len() <= 1024);
+                            prop_assert!(!text.chars().any(char::is_control));
+                        }
+                    }
+                    Err(errors) => {
+                        prop_assert!(!errors.is_empty());
+                        let given = format!("{p:?}");
+                        for e in errors {
+                            prop_assert!(given.contains(&format!("{}: Some", e.field)), "{}", e.field);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

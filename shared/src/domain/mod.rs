@@ -4,6 +4,7 @@ pub mod access;
 pub mod audit;
 pub mod export;
 pub mod input;
+pub mod lifecycle;
 pub mod listing;
 pub mod passwords;
 pub mod session;

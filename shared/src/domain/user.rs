@@ -255,6 +255,17 @@ impl Status {
     }
 }
 
+impl Status {
+    /// A status a create or a PATCH may ask for. `deleted` is entered and left only through
+    /// the lifecycle routes (DELETE, restore, anonymize), never set as a value.
+    pub fn settable(raw: &str) -> Result<Self, &'static str> {
+        match raw.parse()? {
+            Status::Deleted => Err("must be active or inactive (deleting goes through DELETE)"),
+            status => Ok(status),
+        }
+    }
+}
+
 impl FromStr for Status {
     type Err = &'static str;
 
@@ -306,6 +317,12 @@ impl fmt::Debug for User {
 impl User {
     pub fn can_log_in(&self) -> bool {
         self.status == Status::Active && self.password_hash.is_some()
+    }
+
+    /// Whether the user was anonymised: it holds the placeholder email only anonymisation
+    /// gives, which no input can claim (the `.invalid` domain is refused).
+    pub fn is_anonymised(&self) -> bool {
+        self.email == Email::anonymised(self.id)
     }
 
     /// Whether the account holds admin power right now (an inactive or deleted admin holds
@@ -412,6 +429,9 @@ mod tests {
             assert_eq!(s.as_str().parse::<Status>(), Ok(s));
         }
         assert!("banned".parse::<Status>().is_err());
+        assert_eq!(Status::settable("inactive"), Ok(Status::Inactive));
+        assert!(Status::settable("deleted").is_err());
+        assert!(Status::settable("banned").is_err());
     }
 
     #[test]

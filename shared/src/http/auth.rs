@@ -109,6 +109,7 @@ impl From<Denied> for Error {
         match denied {
             Denied::Forbidden => Error::Forbidden("you are not allowed to do this"),
             Denied::Hidden => Error::NotFound,
+            Denied::Because(reason) => Error::Forbidden(reason),
         }
     }
 }

@@ -56,25 +56,34 @@ pub fn etag(version: u64) -> String {
     format!("\"{version}\"")
 }
 
-/// Parses `If-Match`: `None` when absent or `*`; a version otherwise. A value that names no
-/// version of ours can never match, so it is a 412 rather than being ignored.
-pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, Error> {
-    let Some(raw) = headers.get(axum::http::header::IF_MATCH) else {
-        return Ok(None);
+/// The versions an `If-Match` accepts, by RFC 9110's strong comparison: `None` when it is
+/// absent or `*` (any current user; an unknown one is a 404 before preconditions count). A
+/// weak tag (`W/"1"`) or anything that names no version of ours never matches, so such a
+/// header, alone, accepts no version and the write is a 412.
+pub fn if_match(headers: &axum::http::HeaderMap) -> Option<Vec<u64>> {
+    let raw = headers.get(axum::http::header::IF_MATCH)?;
+    let Ok(raw) = raw.to_str() else {
+        return Some(Vec::new());
     };
-    let raw = raw.to_str().map_err(|_| Error::PreconditionFailed)?.trim();
-    if raw == "*" {
-        return Ok(None);
+    if raw.trim() == "*" {
+        return None;
     }
-    parse_etag(raw).map(Some).ok_or(Error::PreconditionFailed)
+    Some(raw.split(',').filter_map(strong_etag).collect())
 }
 
-fn parse_etag(raw: &str) -> Option<u64> {
-    raw.trim()
-        .trim_start_matches("W/")
-        .trim_matches('"')
+/// The version a strong entity tag (`"<version>"`) names.
+fn strong_etag(tag: &str) -> Option<u64> {
+    tag.trim()
+        .strip_prefix('"')?
+        .strip_suffix('"')?
         .parse()
         .ok()
+}
+
+/// The version an entity tag names, weak or strong (the weak comparison of
+/// `If-None-Match`).
+fn parse_etag(raw: &str) -> Option<u64> {
+    strong_etag(raw.trim().trim_start_matches("W/"))
 }
 
 /// Whether `If-None-Match` already names this version (then the answer is 304).
@@ -149,4 +158,37 @@ pub fn page_response<T: serde::Serialize>(
         }
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{header, HeaderMap, HeaderValue};
+
+    fn with(name: header::HeaderName, value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(name, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn if_match_compares_strongly() {
+        let tags = |v: &str| if_match(&with(header::IF_MATCH, v));
+        assert_eq!(if_match(&HeaderMap::new()), None);
+        assert_eq!(tags("*"), None);
+        assert_eq!(tags("\"3\""), Some(vec![3]));
+        assert_eq!(tags("W/\"3\""), Some(vec![]));
+        assert_eq!(tags("3"), Some(vec![]));
+        assert_eq!(tags("W/\"1\", \"4\" , \"x\""), Some(vec![4]));
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly() {
+        assert!(not_modified(&with(header::IF_NONE_MATCH, "W/\"2\""), 2));
+        assert!(not_modified(
+            &with(header::IF_NONE_MATCH, "\"1\", \"2\""),
+            2
+        ));
+        assert!(!not_modified(&with(header::IF_NONE_MATCH, "\"1\""), 2));
+    }
 }

@@ -9,7 +9,8 @@ use super::keys;
 use super::{Page, Position, Store, StoreError};
 use crate::domain::{Scope, Timestamp};
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// An API key item; neither its JSON nor its `Debug` shows the key's hash.
+#[derive(Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ApiKeyRecord {
     pub id: String,
     pub name: String,
@@ -20,6 +21,18 @@ pub struct ApiKeyRecord {
     pub last_used_at: Option<Timestamp>,
     #[serde(skip)]
     pub hash: String,
+}
+
+impl std::fmt::Debug for ApiKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .field("created_by", &self.created_by)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ApiKeyRecord {
@@ -135,5 +148,25 @@ impl Store {
             }
             Err(e) => Err(StoreError::aws(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_redacted() {
+        let record = ApiKeyRecord {
+            id: "k".into(),
+            name: "service".into(),
+            scopes: BTreeSet::new(),
+            created_at: Timestamp::now(),
+            created_by: "user:x".into(),
+            expires_at: None,
+            last_used_at: None,
+            hash: "cafe0123deadbeef".into(),
+        };
+        assert!(!format!("{record:?}").contains("cafe0123deadbeef"));
     }
 }

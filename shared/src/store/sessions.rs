@@ -22,7 +22,8 @@ const EVICTIONS_PER_LOGIN: usize = 50;
 /// How many session deletes a sweep keeps in flight.
 const SWEEP_CONCURRENCY: usize = 16;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A session; its `Debug` leaves the refresh token's hash out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     pub id: SessionId,
     pub user_id: UserId,
@@ -32,6 +33,18 @@ pub struct SessionRecord {
     pub expires_at: i64,
     /// The user's authority version when the session was created (or carried over).
     pub authority: u64,
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("authority", &self.authority)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SessionRecord {
@@ -296,5 +309,23 @@ impl Store {
             Err(TxError::Cancelled(_)) => Ok(false),
             Err(TxError::Store(e)) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_redacted() {
+        let session = SessionRecord {
+            id: SessionId::new(0),
+            user_id: UserId::new(),
+            refresh_hash: "cafe0123deadbeef".into(),
+            created_at: Timestamp::now(),
+            expires_at: 0,
+            authority: 1,
+        };
+        assert!(!format!("{session:?}").contains("cafe0123deadbeef"));
     }
 }
