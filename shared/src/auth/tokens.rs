@@ -178,9 +178,10 @@ pub fn sha256_hex(input: &str) -> String {
 }
 
 /// Compares two hashes without leaking the position of the first difference.
-pub fn hashes_equal(a: &str, b: &str) -> bool {
+pub fn hashes_equal(a: impl AsRef<[u8]>, b: impl AsRef<[u8]>) -> bool {
     use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    let (a, b) = (a.as_ref(), b.as_ref());
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 #[cfg(test)]
