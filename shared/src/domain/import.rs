@@ -144,6 +144,9 @@ pub struct ImportJob {
     pub position: u64,
     #[serde(skip)]
     pub checked: bool,
+    /// Where the report is in S3, once the import has ended.
+    #[serde(skip)]
+    pub report_key: Option<String>,
 }
 
 impl ImportJob {
@@ -163,6 +166,7 @@ impl ImportJob {
             error: None,
             position: 0,
             checked: false,
+            report_key: None,
         }
     }
 
@@ -296,6 +300,14 @@ impl std::fmt::Debug for RawRow {
 }
 
 impl RawRow {
+    /// The row's `id` when it is not a UUID: the caller's own id, reported for mapping.
+    pub fn source_id(&self) -> Option<String> {
+        self.get(Column::Id)
+            .map(str::trim)
+            .filter(|v| UserId::parse(v).is_none())
+            .map(str::to_owned)
+    }
+
     fn get(&self, column: Column) -> Option<&str> {
         self.cells
             .iter()
@@ -364,13 +376,8 @@ pub fn validate_row(raw: &RawRow, by_person: bool) -> Result<ImportRow, Vec<RowE
     fn invalid(errors: &mut Vec<RowError>, field: &str, message: &str) {
         errors.push(RowError::new(field, "invalid", message));
     }
-    let (id, source_id) = match raw.get(Column::Id).map(str::trim) {
-        None => (None, None),
-        Some(v) => match UserId::parse(v) {
-            Some(id) => (Some(id), None),
-            None => (None, Some(v.to_owned())),
-        },
-    };
+    let id = raw.get(Column::Id).and_then(|v| UserId::parse(v.trim()));
+    let source_id = raw.source_id();
     let placeholder = id.filter(|id| raw.get(Column::Email) == Some(Email::anonymised(*id).as_str()));
     let email = match (raw.get(Column::Email), placeholder) {
         (_, Some(id)) => Some(Email::anonymised(id)),
@@ -436,6 +443,51 @@ pub fn validate_row(raw: &RawRow, by_person: bool) -> Result<ImportRow, Vec<RowE
         }),
         _ => Err(errors),
     }
+}
+
+/// What an upsert row makes of an existing user: the user afterwards and the fields that
+/// changed (none: the row is unchanged). Only the row's present columns are compared;
+/// `password_hash` is the hash to store when the row's credential differs from the
+/// stored one (the caller verifies plain passwords). Status moves to or from `deleted`
+/// only through DELETE, restore and anonymize, never through an import.
+pub fn apply_row(
+    row: &ImportRow,
+    user: &super::User,
+    password_hash: Option<String>,
+) -> Result<(super::User, Vec<&'static str>), RowError> {
+    let mut after = user.clone();
+    let mut changed = Vec::new();
+    macro_rules! set {
+        ($field:ident, $value:expr) => {
+            if let Some(v) = $value {
+                if after.$field != v {
+                    after.$field = v;
+                    changed.push(stringify!($field));
+                }
+            }
+        };
+    }
+    if let Some(status) = row.status {
+        if status != user.status && (status == Status::Deleted || user.status == Status::Deleted) {
+            return Err(RowError::new(
+                "status",
+                "status_transition",
+                "an import cannot delete or restore a user; use DELETE or restore",
+            ));
+        }
+    }
+    set!(username, row.username.clone());
+    set!(display_name, row.display_name.clone().map(Some));
+    set!(profile_picture_url, row.profile_picture_url.clone().map(Some));
+    set!(is_admin, row.is_admin);
+    set!(status, row.status);
+    if let Some(hash) = password_hash {
+        if after.password_hash.as_deref() != Some(hash.as_str()) {
+            after.password_hash = Some(hash);
+            changed.push("password");
+        }
+    }
+    Ok((after, changed))
 }
 
 /// The value of whichever of two alias columns the row fills; both filled is an error.

@@ -48,3 +48,7 @@ pub(super) const API_KEYS: &str = "APIKEY";
 /// Every export job shares one partition, sorted by time-ordered id. The stream filter in
 /// template.yaml matches this `pk` exactly.
 pub(super) const EXPORTS: &str = "EXPORT";
+
+/// Every import job shares one partition, sorted by time-ordered id. The stream filter in
+/// template.yaml matches this `pk` exactly.
+pub(super) const IMPORTS: &str = "IMPORT";
