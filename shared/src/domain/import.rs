@@ -625,7 +625,12 @@ pub fn derive_username(email: &Email, attempt: u32) -> Username {
 /// Highest work factors accepted, so an imported hash cannot make a login cost minutes.
 const MAX_PBKDF2_ITERATIONS: u64 = 10_000_000;
 const MAX_BCRYPT_COST: u32 = 16;
-const MAX_SCRYPT_LOG_N: u32 = 20;
+/// scrypt needs 128 · r · 2^ln bytes: at most 64 MiB per login.
+const MAX_SCRYPT_BYTES: u64 = 64 * 1024 * 1024;
+
+fn scrypt_fits(log_n: u32, r: u32) -> bool {
+    log_n < 32 && 128 * u64::from(r) * (1u64 << log_n) <= MAX_SCRYPT_BYTES
+}
 
 /// Whether `raw` is a password hash in a format logins can verify; the shape is checked
 /// here, the cryptography at login.
@@ -668,7 +673,11 @@ pub fn check_hash(raw: &str) -> Result<(), &'static str> {
     let ok = match phc.algorithm.as_str() {
         "argon2id" | "argon2i" => phc.hash.is_some(),
         "pbkdf2-sha256" => param("i").is_some_and(|i| u64::from(i) <= MAX_PBKDF2_ITERATIONS),
-        "scrypt" => param("ln").is_some_and(|ln| ln <= MAX_SCRYPT_LOG_N),
+        "scrypt" => match (param("ln"), param("r")) {
+            (Some(ln), Some(r)) => scrypt_fits(ln, r),
+            (Some(ln), None) => scrypt_fits(ln, 8),
+            _ => false,
+        },
         _ => return Err(unsupported),
     };
     (ok && phc.hash.is_some() && phc.salt.is_some())
@@ -710,7 +719,7 @@ impl FirebaseScrypt {
         let mut next = || parts.next().and_then(|p| STANDARD.decode(p).ok());
         let parsed = Self {
             rounds: rounds.filter(|r| (1..=16).contains(r))?,
-            mem_cost: mem_cost.filter(|m| (1..=MAX_SCRYPT_LOG_N).contains(m))?,
+            mem_cost: mem_cost.filter(|m| *m >= 1 && scrypt_fits(*m, rounds.unwrap_or(0)))?,
             signer_key: next()?,
             salt_separator: next()?,
             salt: next()?,
