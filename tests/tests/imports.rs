@@ -745,8 +745,9 @@ async fn run_to_end(ctx: &Ctx, id: &str) -> usize {
 
 #[tokio::test]
 async fn a_job_killed_at_any_point_finishes_exactly_once() {
-    // No inline runs: the test drives each invocation itself.
-    let app = TestApp::with_env(&[("IMPORT_BATCH_ROWS", "40"), ("IMPORT_RUN_SECONDS", "1")]).await;
+    // No inline runs: the test drives each invocation itself. Each invocation's clock is
+    // an hour past the one before, so it can take over the job a crashed run still leases.
+    let app = TestApp::with_env(&[("IMPORT_BATCH_ROWS", "40")]).await;
     let (_, admin) = app.admin("boss").await;
     let mut total_users = 1;
     for (k, fail_after) in [1u64, 39, 40, 41, 137].into_iter().enumerate() {
@@ -763,12 +764,15 @@ async fn a_job_killed_at_any_point_finishes_exactly_once() {
         let crashing = ctx_with(&app, |c| c.import_fail_after_rows = Some(fail_after));
         let crash = import::run(&crashing, &id, None).await;
         assert!(matches!(crash, Err(RunError::Injected)), "{crash:?}");
+        // While the crashed run's lease lasts, nobody takes the job over.
+        assert!(matches!(import::run(&app.state, &id, None).await, Ok(Ran::Skipped)));
         // A second crash later in the file, from the first one's checkpoint.
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        crashing.clock.advance(3_600);
         let crash = import::run(&crashing, &id, None).await;
         assert!(matches!(crash, Err(RunError::Injected) | Ok(Ran::Ended(_))), "{crash:?}");
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        let runs = run_to_end(&app.state, &id).await;
+        let after = ctx_with(&app, |_| {});
+        after.clock.advance(7_200);
+        let runs = run_to_end(&after, &id).await;
         let job = app.get(&format!("/imports/{id}")).bearer(&admin).send().await.expect(200);
         assert_eq!(job["status"], "succeeded", "{job}");
         assert_eq!(counts(&job), [200, 200, 0, 0, 0], "fail after {fail_after}: {job}");

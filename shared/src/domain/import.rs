@@ -366,6 +366,9 @@ pub struct ImportRow {
     pub id: Option<UserId>,
     pub source_id: Option<String>,
     pub created_at: Option<Timestamp>,
+    /// Informational: a created user keeps it (not before `created_at`), so that a
+    /// re-imported export shows the same user; an upsert never compares it.
+    pub updated_at: Option<Timestamp>,
     pub last_login_at: Option<Timestamp>,
     pub credential: Option<Credential>,
 }
@@ -413,7 +416,7 @@ pub fn validate_row(raw: &RawRow, by_person: bool) -> Result<ImportRow, Vec<RowE
     let status = status(raw, &mut errors);
     let created_at = time(raw, Column::CreatedAt, &mut errors);
     let last_login_at = time(raw, Column::LastLoginAt, &mut errors);
-    let _ = time(raw, Column::UpdatedAt, &mut errors);
+    let updated_at = time(raw, Column::UpdatedAt, &mut errors);
     let credential = match one_of(raw, Column::Password, Column::PasswordHash, &mut errors) {
         Some(("password", p)) => NewPassword::parse(p, email.as_ref(), username.as_ref())
             .map(Credential::Plain)
@@ -438,6 +441,7 @@ pub fn validate_row(raw: &RawRow, by_person: bool) -> Result<ImportRow, Vec<RowE
             id,
             source_id,
             created_at,
+            updated_at,
             last_login_at,
             credential,
         }),

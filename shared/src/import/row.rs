@@ -196,7 +196,7 @@ impl Context<'_> {
             status: row.status.unwrap_or(Status::Active),
             is_admin: row.is_admin.unwrap_or(false),
             created_at,
-            updated_at: now.max(created_at),
+            updated_at: row.updated_at.unwrap_or(now).max(created_at),
             last_login_at: row.last_login_at,
             version: 1,
             password_hash: None,

@@ -243,15 +243,16 @@ impl Store {
         .await
     }
 
-    /// Takes the job for one run until `lease_until` (unix seconds): a pending job, or a
-    /// running one whose last run's lease ran out (it crashed or timed out). `Lost` when
-    /// another run holds it or it has ended.
+    /// Takes the job for one run until `lease_until` (unix seconds, like `now`): a pending
+    /// job, or a running one whose last run's lease ran out (it crashed or timed out).
+    /// `Lost` when another run holds it or it has ended.
     #[tracing::instrument(skip(self))]
     pub async fn claim_import_job(
         &self,
         id: &str,
         run: &str,
-        lease_until: i64,
+        now: u64,
+        lease_until: u64,
     ) -> Result<ImportJob, JobMoveError> {
         self.move_import_job(
             id,
@@ -262,7 +263,7 @@ impl Store {
                 (":pending".into(), s(ImportStatus::Pending.as_str())),
                 (":run".into(), s(run)),
                 (":lease".into(), n(lease_until)),
-                (":now".into(), n(Timestamp::now().unix_secs())),
+                (":now".into(), n(now)),
             ]),
         )
         .await
