@@ -170,9 +170,11 @@ impl ImportJob {
         }
     }
 
-    /// Only a person (`user:<id>`) may import admins; an API key never holds admin power.
-    pub fn by_person(&self) -> bool {
-        self.requested_by.starts_with("user:")
+    /// Only a person (`user:<id>`, an admin by the route's rules) or an operator with the
+    /// deployment's own credentials (`system`, `userhub-admin import`) may import admins; an
+    /// API key never holds admin power.
+    pub fn may_import_admins(&self) -> bool {
+        self.requested_by.starts_with("user:") || self.requested_by == "system"
     }
 
     /// Whether `raw` could be an import id at all (a UUID); anything else names no import.
@@ -374,7 +376,7 @@ pub struct ImportRow {
 }
 
 /// Validates one row like POST /users, collecting every invalid field.
-pub fn validate_row(raw: &RawRow, by_person: bool) -> Result<ImportRow, Vec<RowError>> {
+pub fn validate_row(raw: &RawRow, may_import_admins: bool) -> Result<ImportRow, Vec<RowError>> {
     let mut errors = Vec::new();
     fn invalid(errors: &mut Vec<RowError>, field: &str, message: &str) {
         errors.push(RowError::new(field, "invalid", message));
@@ -406,7 +408,7 @@ pub fn validate_row(raw: &RawRow, by_person: bool) -> Result<ImportRow, Vec<RowE
     let is_admin = raw
         .get(Column::IsAdmin)
         .and_then(|v| boolean(v).map_err(|m| invalid(&mut errors, "is_admin", m)).ok());
-    if is_admin == Some(true) && !by_person {
+    if is_admin == Some(true) && !may_import_admins {
         errors.push(RowError::new(
             "is_admin",
             "admin_needs_person",

@@ -295,7 +295,7 @@ async fn next_batch(
         let Some(row) = rows.next().await else { break };
         let row = row?;
         if row.number <= position {
-            if let Ok(valid) = validate_row(&row, job.by_person()) {
+            if let Ok(valid) = validate_row(&row, job.may_import_admins()) {
                 let _ = seen.check(&valid);
             }
             continue;
@@ -317,7 +317,7 @@ async fn apply_batch(
     let mut results = Vec::with_capacity(batch.len());
     let mut valid = Vec::with_capacity(batch.len());
     for raw in batch {
-        let checked = validate_row(&raw, context.job.by_person())
+        let checked = validate_row(&raw, context.job.may_import_admins())
             .and_then(|row| seen.check(&row).map(|()| row).map_err(|e| vec![e]));
         match checked {
             Ok(row) => valid.push(row),

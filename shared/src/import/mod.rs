@@ -29,9 +29,7 @@ pub struct ImportResource {
     #[serde(flatten)]
     pub job: ImportJob,
     pub max_bytes: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_expires_at: Option<Timestamp>,
     pub report_url: Option<String>,
     pub report_expires_at: Option<Timestamp>,
