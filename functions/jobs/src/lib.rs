@@ -1,10 +1,10 @@
 //! What the jobs worker does with each kind of invocation.
 
 use serde_json::Value;
+use tokio::time::Instant;
 use userhub::domain::export::{
     ExportFilters, ExportRequest, Fields, Format, Trigger as ExportTrigger,
 };
-use tokio::time::Instant;
 use userhub::export::{self, RunError};
 use userhub::import::{self, Ran};
 use userhub::store::{export_job_id, import_job_id, StoreError};

@@ -38,7 +38,8 @@ impl ImportArgs {
                 }
                 "--format" => {
                     let v = it.next().ok_or("--format needs a value")?;
-                    format = Some(ImportFormat::parse(v).ok_or("--format must be csv, json or ndjson")?);
+                    format =
+                        Some(ImportFormat::parse(v).ok_or("--format must be csv, json or ndjson")?);
                 }
                 other if other.starts_with("--") => return Err(format!("unknown option {other}")),
                 other if file.is_none() => file = Some(other.to_owned()),
@@ -48,17 +49,27 @@ impl ImportArgs {
         let file = file.ok_or("give the file to import")?;
         let format = match format {
             Some(f) => f,
-            None => by_extension(&file).ok_or("cannot tell the format from the extension; give --format")?,
+            None => by_extension(&file)
+                .ok_or("cannot tell the format from the extension; give --format")?,
         };
         Ok(Self {
             file,
-            request: ImportRequest { format, mode, dry_run },
+            request: ImportRequest {
+                format,
+                mode,
+                dry_run,
+            },
         })
     }
 }
 
 fn by_extension(file: &str) -> Option<ImportFormat> {
-    match Path::new(file).extension()?.to_str()?.to_ascii_lowercase().as_str() {
+    match Path::new(file)
+        .extension()?
+        .to_str()?
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "csv" => Some(ImportFormat::Csv),
         "json" => Some(ImportFormat::Json),
         "ndjson" | "jsonl" => Some(ImportFormat::Ndjson),
@@ -67,7 +78,10 @@ fn by_extension(file: &str) -> Option<ImportFormat> {
 }
 
 /// Uploads the file, runs the import to its end with a progress bar, and returns it.
-pub async fn run(ctx: &AppState, args: &ImportArgs) -> Result<ImportResource, Box<dyn std::error::Error>> {
+pub async fn run(
+    ctx: &AppState,
+    args: &ImportArgs,
+) -> Result<ImportResource, Box<dyn std::error::Error>> {
     let job = import::create(ctx, args.request, Actor::system().to_string()).await?;
     let body = ByteStream::from_path(&args.file).await?;
     ctx.s3
@@ -93,11 +107,15 @@ pub async fn run(ctx: &AppState, args: &ImportArgs) -> Result<ImportResource, Bo
             }
         })
     });
-    let bar = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  {msg}  [{elapsed_precise}]")?,
-    );
+    let bar = ProgressBar::new(0).with_style(ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} rows  {per_sec}  {msg}  [{elapsed_precise}]",
+    )?);
     let ended = loop {
-        let current = ctx.store.import_job(&job.id).await?.ok_or("the import job vanished")?;
+        let current = ctx
+            .store
+            .import_job(&job.id)
+            .await?
+            .ok_or("the import job vanished")?;
         show(&bar, &current);
         if current.status.has_ended() {
             break current;
@@ -144,8 +162,14 @@ mod tests {
                 dry_run: true
             }
         );
-        assert_eq!(args(&["u.jsonl"]).unwrap().request.format, ImportFormat::Ndjson);
-        assert_eq!(args(&["u.txt", "--format", "json"]).unwrap().request.format, ImportFormat::Json);
+        assert_eq!(
+            args(&["u.jsonl"]).unwrap().request.format,
+            ImportFormat::Ndjson
+        );
+        assert_eq!(
+            args(&["u.txt", "--format", "json"]).unwrap().request.format,
+            ImportFormat::Json
+        );
         assert!(args(&["u.txt"]).is_err());
         assert!(args(&["u.csv", "--mode", "merge"]).is_err());
         assert!(args(&[]).is_err());

@@ -4,7 +4,7 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use super::tokens::hashes_equal;
+use super::tokens::bytes_equal;
 use crate::domain::import::{FirebaseScrypt, FIREBASE_PREFIX};
 use crate::Error;
 
@@ -157,8 +157,13 @@ fn verify_django(password: &str, stored: &str) -> Option<bool> {
     let salt = parts.next()?;
     let expected = STANDARD.decode(parts.next()?).ok()?;
     let mut derived = vec![0u8; expected.len()];
-    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut derived);
-    Some(hashes_equal(&derived, &expected))
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+        password.as_bytes(),
+        salt.as_bytes(),
+        iterations,
+        &mut derived,
+    );
+    Some(bytes_equal(&derived, &expected))
 }
 
 /// Firebase's scrypt: scrypt(password, salt ‖ separator, N = 2^mem_cost, r = rounds, p = 1)
@@ -172,7 +177,7 @@ fn verify_firebase(password: &str, f: &FirebaseScrypt) -> Option<bool> {
     let mut block = f.signer_key.clone();
     let mut cipher = ctr::Ctr128BE::<aes::Aes256>::new(derived[..32].into(), &[0u8; 16].into());
     cipher.apply_keystream(&mut block);
-    Some(hashes_equal(&block, &f.hash))
+    Some(bytes_equal(&block, &f.hash))
 }
 
 fn is_current(hash: &PasswordHash<'_>) -> bool {

@@ -178,9 +178,13 @@ pub fn sha256_hex(input: &str) -> String {
 }
 
 /// Compares two hashes without leaking the position of the first difference.
-pub fn hashes_equal(a: impl AsRef<[u8]>, b: impl AsRef<[u8]>) -> bool {
+pub fn hashes_equal(a: &str, b: &str) -> bool {
+    bytes_equal(a.as_bytes(), b.as_bytes())
+}
+
+/// `hashes_equal` for raw digests.
+pub fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
-    let (a, b) = (a.as_ref(), b.as_ref());
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 

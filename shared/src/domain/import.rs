@@ -85,7 +85,10 @@ impl ImportInput {
         });
         let mode = match &self.mode {
             None => Some(ImportMode::Create),
-            Some(m) => errs.check("mode", ImportMode::parse(m).ok_or("must be create or upsert")),
+            Some(m) => errs.check(
+                "mode",
+                ImportMode::parse(m).ok_or("must be create or upsert"),
+            ),
         };
         errs.finish(|| {
             Some(ImportRequest {
@@ -383,31 +386,46 @@ pub fn validate_row(raw: &RawRow, may_import_admins: bool) -> Result<ImportRow, 
     }
     let id = raw.get(Column::Id).and_then(|v| UserId::parse(v.trim()));
     let source_id = raw.source_id();
-    let placeholder = id.filter(|id| raw.get(Column::Email) == Some(Email::anonymised(*id).as_str()));
+    let placeholder =
+        id.filter(|id| raw.get(Column::Email) == Some(Email::anonymised(*id).as_str()));
     let email = match (raw.get(Column::Email), placeholder) {
         (_, Some(id)) => Some(Email::anonymised(id)),
         (None, None) => {
             errors.push(RowError::new("email", "required", "is required"));
             None
         }
-        (Some(e), None) => Email::parse(e).map_err(|m| invalid(&mut errors, "email", m)).ok(),
+        (Some(e), None) => Email::parse(e)
+            .map_err(|m| invalid(&mut errors, "email", m))
+            .ok(),
     };
     let username = match (raw.get(Column::Username), placeholder) {
         (Some(u), Some(id)) if u == Username::anonymised(id).as_str() => None,
-        (Some(u), _) => Username::parse(u).map_err(|m| invalid(&mut errors, "username", m)).ok(),
+        (Some(u), _) => Username::parse(u)
+            .map_err(|m| invalid(&mut errors, "username", m))
+            .ok(),
         (None, _) => None,
     };
     let name = one_of(raw, Column::Name, Column::DisplayName, &mut errors);
     let display_name = name
-        .and_then(|(field, v)| DisplayName::parse(v).map_err(|m| invalid(&mut errors, field, m)).ok())
+        .and_then(|(field, v)| {
+            DisplayName::parse(v)
+                .map_err(|m| invalid(&mut errors, field, m))
+                .ok()
+        })
         .flatten();
     let profile_picture_url = raw
         .get(Column::PictureUrl)
-        .and_then(|v| PictureUrl::parse(v).map_err(|m| invalid(&mut errors, "profile_picture_url", m)).ok())
+        .and_then(|v| {
+            PictureUrl::parse(v)
+                .map_err(|m| invalid(&mut errors, "profile_picture_url", m))
+                .ok()
+        })
         .flatten();
-    let is_admin = raw
-        .get(Column::IsAdmin)
-        .and_then(|v| boolean(v).map_err(|m| invalid(&mut errors, "is_admin", m)).ok());
+    let is_admin = raw.get(Column::IsAdmin).and_then(|v| {
+        boolean(v)
+            .map_err(|m| invalid(&mut errors, "is_admin", m))
+            .ok()
+    });
     if is_admin == Some(true) && !may_import_admins {
         errors.push(RowError::new(
             "is_admin",
@@ -484,7 +502,10 @@ pub fn apply_row(
     }
     set!(username, row.username.clone());
     set!(display_name, row.display_name.clone().map(Some));
-    set!(profile_picture_url, row.profile_picture_url.clone().map(Some));
+    set!(
+        profile_picture_url,
+        row.profile_picture_url.clone().map(Some)
+    );
     set!(is_admin, row.is_admin);
     set!(status, row.status);
     if let Some(hash) = password_hash {
@@ -766,7 +787,12 @@ mod tests {
             mode: Some("merge".into()),
             dry_run: None,
         };
-        let fields: Vec<String> = bad.validate().unwrap_err().into_iter().map(|e| e.field).collect();
+        let fields: Vec<String> = bad
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         assert_eq!(fields, ["format", "mode"]);
     }
 
@@ -798,7 +824,10 @@ mod tests {
         assert_eq!(r.id, None);
         assert_eq!(r.status, Some(Status::Inactive));
         assert_eq!(r.display_name.unwrap().as_str(), "Ann Lee");
-        assert_eq!(r.created_at.unwrap().to_string(), "2019-03-04T10:20:30.000Z");
+        assert_eq!(
+            r.created_at.unwrap().to_string(),
+            "2019-03-04T10:20:30.000Z"
+        );
         let deleted = validate_row(
             &row(&[
                 (Column::Email, "a@example.com"),
@@ -828,7 +857,14 @@ mod tests {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["email", "username", "is_admin", "status", "created_at", "password"]
+            [
+                "email",
+                "username",
+                "is_admin",
+                "status",
+                "created_at",
+                "password"
+            ]
         );
         let admin = validate_row(
             &row(&[(Column::Email, "a@example.com"), (Column::IsAdmin, "true")]),

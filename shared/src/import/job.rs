@@ -184,17 +184,29 @@ async fn finish(
     Ok(Some(ended))
 }
 
-async fn execute(ctx: &Ctx, mut job: ImportJob, run_id: &str, budget: &Budget) -> Result<Step, ExecError> {
+async fn execute(
+    ctx: &Ctx,
+    mut job: ImportJob,
+    run_id: &str,
+    budget: &Budget,
+) -> Result<Step, ExecError> {
     let key = report::upload_key(&job);
     let max = ctx.config.import_max_bytes;
     match object_size(ctx, &key).await? {
         None => return Ok(Step::Finish(Err(FileError::Missing))),
-        Some(size) if size > max => return Ok(Step::Finish(Err(FileError::TooLarge { size, max }))),
+        Some(size) if size > max => {
+            return Ok(Step::Finish(Err(FileError::TooLarge { size, max })))
+        }
         Some(_) => {}
     }
     if !job.checked {
         match check(ctx, &job, &key).await? {
-            Checked::Total(total) => job = ctx.store.mark_import_checked(&job.id, run_id, total).await?,
+            Checked::Total(total) => {
+                job = ctx
+                    .store
+                    .mark_import_checked(&job.id, run_id, total)
+                    .await?
+            }
             Checked::Refused(e) => return Ok(Step::Finish(Err(e))),
         }
     }
@@ -203,7 +215,14 @@ async fn execute(ctx: &Ctx, mut job: ImportJob, run_id: &str, budget: &Budget) -
 
 /// The object's size, or `None` when nothing was uploaded.
 async fn object_size(ctx: &Ctx, key: &str) -> Result<Option<u64>, ExecError> {
-    match ctx.s3.head_object().bucket(&ctx.config.bucket_name).key(key).send().await {
+    match ctx
+        .s3
+        .head_object()
+        .bucket(&ctx.config.bucket_name)
+        .key(key)
+        .send()
+        .await
+    {
         Ok(head) => Ok(Some(head.content_length.unwrap_or(0).max(0) as u64)),
         Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
         Err(e) => {
@@ -239,7 +258,13 @@ async fn check(ctx: &Ctx, job: &ImportJob, key: &str) -> Result<Checked, ExecErr
 }
 
 /// Applies the rows after the checkpoint, batch by batch.
-async fn apply(ctx: &Ctx, job: &ImportJob, key: &str, run_id: &str, budget: &Budget) -> Result<Step, ExecError> {
+async fn apply(
+    ctx: &Ctx,
+    job: &ImportJob,
+    key: &str,
+    run_id: &str,
+    budget: &Budget,
+) -> Result<Step, ExecError> {
     let mut rows = match read::open(&ctx.s3, &ctx.config.bucket_name, key, job.format).await {
         Ok(rows) => rows,
         Err(FileError::Read) => return Err(ExecError::Read),
@@ -257,7 +282,15 @@ async fn apply(ctx: &Ctx, job: &ImportJob, key: &str, run_id: &str, budget: &Bud
     let mut position = job.position;
     let mut left_before_failure = ctx.config.import_fail_after_rows;
     loop {
-        let batch = match next_batch(&mut rows, &mut seen, position, ctx.config.import_batch_rows, job).await {
+        let batch = match next_batch(
+            &mut rows,
+            &mut seen,
+            position,
+            ctx.config.import_batch_rows,
+            job,
+        )
+        .await
+        {
             Ok(batch) => batch,
             Err(FileError::Read) => return Err(ExecError::Read),
             Err(e) => return Ok(Step::Finish(Err(e))),
@@ -269,14 +302,27 @@ async fn apply(ctx: &Ctx, job: &ImportJob, key: &str, run_id: &str, budget: &Bud
         if position > job.position && budget.out_of_time() {
             return Ok(Step::Continue);
         }
-        let (results, tally) = apply_batch(&context, &mut seen, batch, &mut left_before_failure).await?;
+        let (results, tally) =
+            apply_batch(&context, &mut seen, batch, &mut left_before_failure).await?;
         let mut counts = Counts::default();
         for r in &results {
             counts.add(r.outcome);
         }
-        report::put_part(ctx, job, position + 1, report::encode(&results, job.dry_run).map_err(ReportError::from)?).await?;
-        let advance = Advance { from: position, to: last, counts };
-        ctx.store.advance_import_job(&job.id, run_id, advance, &tally).await?;
+        report::put_part(
+            ctx,
+            job,
+            position + 1,
+            report::encode(&results, job.dry_run).map_err(ReportError::from)?,
+        )
+        .await?;
+        let advance = Advance {
+            from: position,
+            to: last,
+            counts,
+        };
+        ctx.store
+            .advance_import_job(&job.id, run_id, advance, &tally)
+            .await?;
         position = last;
     }
 }

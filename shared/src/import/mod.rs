@@ -40,7 +40,11 @@ impl ImportResource {
         let upload = match job.status {
             ImportStatus::AwaitingUpload => Some(
                 presign(UPLOAD_LINK_TTL, |p| {
-                    let put = ctx.s3.put_object().bucket(&ctx.config.bucket_name).key(report::upload_key(&job));
+                    let put = ctx
+                        .s3
+                        .put_object()
+                        .bucket(&ctx.config.bucket_name)
+                        .key(report::upload_key(&job));
                     async move { put.presigned(p).await }
                 })
                 .await?,
@@ -75,7 +79,8 @@ where
     Fut: std::future::Future<Output = Result<aws_sdk_s3::presigning::PresignedRequest, E>>,
     E: std::error::Error + Send + Sync + 'static,
 {
-    let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl).map_err(Error::internal)?;
+    let config =
+        aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl).map_err(Error::internal)?;
     let expires_at = Timestamp::now().plus_secs(ttl.as_secs());
     let request = sign(config).await.map_err(Error::internal)?;
     Ok((request.uri().to_owned(), expires_at))
@@ -83,7 +88,11 @@ where
 
 /// Writes a new job that awaits its file.
 #[tracing::instrument(skip(ctx))]
-pub async fn create(ctx: &Ctx, request: ImportRequest, requested_by: String) -> Result<ImportJob, Error> {
+pub async fn create(
+    ctx: &Ctx,
+    request: ImportRequest,
+    requested_by: String,
+) -> Result<ImportJob, Error> {
     let job = ImportJob::new(request, requested_by);
     ctx.store.put_import_job(&job).await?;
     Ok(job)
@@ -108,9 +117,16 @@ pub async fn start(ctx: &AppState, id: &str) -> Result<ImportJob, Error> {
     match uploaded {
         Ok(_) => {}
         Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {
-            return Err(Error::conflict("upload_missing", "upload the file to upload_url first"))
+            return Err(Error::conflict(
+                "upload_missing",
+                "upload the file to upload_url first",
+            ))
         }
-        Err(e) => return Err(Error::internal(aws_sdk_s3::error::DisplayErrorContext(e).to_string())),
+        Err(e) => {
+            return Err(Error::internal(
+                aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+            ))
+        }
     }
     let job = match ctx.store.queue_import_job(id).await {
         Ok(job) => job,

@@ -25,7 +25,10 @@ pub enum FileError {
     #[error("the file has no email column")]
     NoEmailColumn,
     #[error("the file is not valid {format}: {detail}")]
-    Malformed { format: &'static str, detail: String },
+    Malformed {
+        format: &'static str,
+        detail: String,
+    },
     #[error("reading the file from S3 failed")]
     Read,
 }
@@ -91,7 +94,9 @@ fn read_csv(body: impl std::io::Read, sink: &Sink) -> Result<(), FileError> {
         format: "CSV",
         detail: match e.kind() {
             csv::ErrorKind::UnequalLengths {
-                pos, expected_len, len,
+                pos,
+                expected_len,
+                len,
             } => format!(
                 "row {} has {len} cells where the header has {expected_len}",
                 pos.as_ref().map_or(0, csv::Position::record)
@@ -192,7 +197,11 @@ fn read_ndjson(body: impl std::io::Read, sink: &Sink) -> Result<(), FileError> {
     let rows = serde_json::Deserializer::from_reader(body).into_iter::<Map<String, Value>>();
     let mut unknown = Unknown::default();
     for (i, object) in rows.enumerate() {
-        let row = json_row(i as u64 + 1, object.map_err(json_error("NDJSON"))?, &mut unknown);
+        let row = json_row(
+            i as u64 + 1,
+            object.map_err(json_error("NDJSON"))?,
+            &mut unknown,
+        );
         if !sink.send(Ok(row)) {
             break;
         }

@@ -81,15 +81,29 @@ pub fn encode(results: &[RowResult], dry_run: bool) -> Result<Vec<u8>, csv::Erro
             out.write_record([&row, outcome.as_str(), &user, &source, "", "", ""])?;
         }
         for e in &r.errors {
-            out.write_record([&row, outcome.as_str(), &user, &source, &e.field, e.code, &e.message])?;
+            out.write_record([
+                &row,
+                outcome.as_str(),
+                &user,
+                &source,
+                &e.field,
+                e.code,
+                &e.message,
+            ])?;
         }
     }
-    out.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    out.into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))
 }
 
 /// Stores a batch's lines, named by its first row so that the parts sort in row order.
 #[tracing::instrument(skip(ctx, job, lines), fields(job = %job.id))]
-pub async fn put_part(ctx: &Ctx, job: &ImportJob, first_row: u64, lines: Vec<u8>) -> Result<(), ReportError> {
+pub async fn put_part(
+    ctx: &Ctx,
+    job: &ImportJob,
+    first_row: u64,
+    lines: Vec<u8>,
+) -> Result<(), ReportError> {
     ctx.s3
         .put_object()
         .bucket(&ctx.config.bucket_name)
@@ -154,8 +168,13 @@ async fn part_keys(ctx: &Ctx, job: &ImportJob) -> Result<Vec<String>, ReportErro
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| ReportError::S3(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
-        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        let page = page
+            .map_err(|e| ReportError::S3(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
     }
     keys.sort();
     Ok(keys)
@@ -169,7 +188,11 @@ async fn remove(ctx: &Ctx, keys: &[String]) {
             .iter()
             .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
             .collect();
-        let Ok(delete) = Delete::builder().set_objects(Some(objects)).quiet(true).build() else {
+        let Ok(delete) = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+        else {
             continue;
         };
         if let Err(e) = ctx

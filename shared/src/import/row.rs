@@ -104,7 +104,11 @@ fn done(row: &ImportRow, outcome: Outcome, id: UserId, created: Option<User>) ->
 
 /// The email or username belongs to another user.
 fn taken(field: &str) -> RowError {
-    let code = if field == "email" { "email_taken" } else { "username_taken" };
+    let code = if field == "email" {
+        "email_taken"
+    } else {
+        "username_taken"
+    };
     RowError::new(field, code, format!("{field} is already taken"))
 }
 
@@ -114,21 +118,28 @@ impl Context<'_> {
         if row.anonymised {
             return self.match_anonymised(&row).await;
         }
-        let intended = row.id.unwrap_or_else(|| self.job.user_id_for_row(row.number));
+        let intended = row
+            .id
+            .unwrap_or_else(|| self.job.user_id_for_row(row.number));
+        let mode = self.job.mode;
+        if mode == ImportMode::Create && !self.job.dry_run {
+            // The create's own conditions find a taken email or id: no read first. A retry
+            // finds its own earlier write by the row marker.
+            return Ok(self
+                .create(&row, intended)
+                .await?
+                .unwrap_or_else(|e| failed(&row, e)));
+        }
         let owner = self
             .ctx
             .store
             .reserved_by(&LoginName::Email(row.email.clone()))
             .await?;
-        let mode = self.job.mode;
         match owner {
             // Ours from an earlier attempt at this row, or another user with this id.
             Some(owner) if owner == intended && !self.job.dry_run => {
                 match self.create(&row, intended).await? {
-                    Err(e) if e.code == "id_taken" && mode == ImportMode::Upsert => {
-                        self.update(row, owner).await
-                    }
-                    Err(e) if e.code == "id_taken" => Ok(failed(&row, taken("email"))),
+                    Err(e) if e.code == "id_taken" => self.update(row, owner).await,
                     other => Ok(other.unwrap_or_else(|e| failed(&row, e))),
                 }
             }
@@ -173,7 +184,11 @@ impl Context<'_> {
             None => Ok(None),
             Some(Credential::Hash(h)) => Ok(Some(h.clone())),
             Some(Credential::Plain(p)) => {
-                let _permit = self.hashing.acquire().await.map_err(|e| RowsError::Update(Error::internal(e)))?;
+                let _permit = self
+                    .hashing
+                    .acquire()
+                    .await
+                    .map_err(|e| RowsError::Update(Error::internal(e)))?;
                 passwords::hash(p.expose().to_owned())
                     .await
                     .map(Some)
@@ -184,13 +199,20 @@ impl Context<'_> {
 
     /// Creates the row's user as `id` (`Ok(Err(..))`: the row fails); a dry run only checks
     /// that it could.
-    async fn create(&self, row: &ImportRow, id: UserId) -> Result<Result<Applied, RowError>, RowsError> {
+    async fn create(
+        &self,
+        row: &ImportRow,
+        id: UserId,
+    ) -> Result<Result<Applied, RowError>, RowsError> {
         let now = Timestamp::now();
         let created_at = row.created_at.unwrap_or(now);
         let mut user = User {
             id,
             email: row.email.clone(),
-            username: row.username.clone().unwrap_or_else(|| derive_username(&row.email, 0)),
+            username: row
+                .username
+                .clone()
+                .unwrap_or_else(|| derive_username(&row.email, 0)),
             display_name: row.display_name.clone(),
             profile_picture_url: row.profile_picture_url.clone(),
             status: row.status.unwrap_or(Status::Active),
@@ -213,7 +235,11 @@ impl Context<'_> {
             let result = if self.job.dry_run {
                 self.could_create(&user).await?
             } else {
-                self.ctx.store.create_imported_user(&user, &marker, &audit).await.map(|_: Created| ())
+                self.ctx
+                    .store
+                    .create_imported_user(&user, &marker, &audit)
+                    .await
+                    .map(|_: Created| ())
             };
             match result {
                 Ok(()) => {
@@ -224,10 +250,18 @@ impl Context<'_> {
                 Err(WriteError::UsernameTaken) => return Ok(Err(taken("username"))),
                 Err(WriteError::EmailTaken) => return Ok(Err(taken("email"))),
                 Err(WriteError::IdTaken) => {
-                    return Ok(Err(RowError::new("id", "id_taken", "a user with this id exists already")))
+                    return Ok(Err(RowError::new(
+                        "id",
+                        "id_taken",
+                        "a user with this id exists already",
+                    )))
                 }
                 Err(WriteError::VersionMismatch | WriteError::LastAdmin) => {
-                    return Ok(Err(RowError::new("row", "conflict", "the row could not be written; import it again")))
+                    return Ok(Err(RowError::new(
+                        "row",
+                        "conflict",
+                        "the row could not be written; import it again",
+                    )))
                 }
                 Err(WriteError::Store(e)) => return Err(e.into()),
             }
@@ -242,10 +276,18 @@ impl Context<'_> {
     /// The checks a create would make, without writing.
     async fn could_create(&self, user: &User) -> Result<Result<(), WriteError>, RowsError> {
         let store = &self.ctx.store;
-        if store.reserved_by(&LoginName::Email(user.email.clone())).await?.is_some() {
+        if store
+            .reserved_by(&LoginName::Email(user.email.clone()))
+            .await?
+            .is_some()
+        {
             return Ok(Err(WriteError::EmailTaken));
         }
-        if store.reserved_by(&LoginName::Username(user.username.clone())).await?.is_some() {
+        if store
+            .reserved_by(&LoginName::Username(user.username.clone()))
+            .await?
+            .is_some()
+        {
             return Ok(Err(WriteError::UsernameTaken));
         }
         if store.user_exists(user.id).await? {
@@ -258,13 +300,21 @@ impl Context<'_> {
     /// versioned write (counters and audit with it), and no change writes nothing.
     async fn update(&self, row: ImportRow, id: UserId) -> Result<Applied, RowsError> {
         let Some(before) = self.ctx.store.user(id).await? else {
-            return Ok(failed(&row, RowError::new("email", "conflict", "the user changed during the import; import it again")));
+            return Ok(failed(
+                &row,
+                RowError::new(
+                    "email",
+                    "conflict",
+                    "the user changed during the import; import it again",
+                ),
+            ));
         };
         let hash = match &row.credential {
             Some(Credential::Plain(p)) if !self.job.dry_run => {
-                let verified = passwords::verify(p.expose().to_owned(), before.password_hash.clone())
-                    .await
-                    .map_err(RowsError::Update)?;
+                let verified =
+                    passwords::verify(p.expose().to_owned(), before.password_hash.clone())
+                        .await
+                        .map_err(RowsError::Update)?;
                 match verified {
                     Verified::No => self.hash(&row.credential).await?,
                     Verified::Yes | Verified::YesRehashed(_) => None,
@@ -283,14 +333,27 @@ impl Context<'_> {
         if self.job.dry_run {
             return Ok(done(&row, Outcome::Updated, id, None));
         }
-        let changed = users::change(self.ctx, id, None, &self.actor, "imported", &self.request_id, |user| {
-            let (after, fields) = apply_row(&row, user, hash.clone())
-                .map_err(|e| Error::conflict(e.code, e.message))?;
-            Ok(Change { after: Some(after), fields })
-        })
+        let changed = users::change(
+            self.ctx,
+            id,
+            None,
+            &self.actor,
+            "imported",
+            &self.request_id,
+            |user| {
+                let (after, fields) = apply_row(&row, user, hash.clone())
+                    .map_err(|e| Error::conflict(e.code, e.message))?;
+                Ok(Change {
+                    after: Some(after),
+                    fields,
+                })
+            },
+        )
         .await;
         match changed {
-            Ok(Some(after)) if after.version > before.version => Ok(done(&row, Outcome::Updated, id, None)),
+            Ok(Some(after)) if after.version > before.version => {
+                Ok(done(&row, Outcome::Updated, id, None))
+            }
             Ok(_) => Ok(done(&row, Outcome::Unchanged, id, None)),
             Err(Error::Conflict { code, detail }) => {
                 let field = match code {
@@ -304,7 +367,11 @@ impl Context<'_> {
             }
             Err(Error::PreconditionFailed | Error::NotFound) => Ok(failed(
                 &row,
-                RowError::new("row", "conflict", "the user changed during the import; import it again"),
+                RowError::new(
+                    "row",
+                    "conflict",
+                    "the user changed during the import; import it again",
+                ),
             )),
             Err(e) => Err(RowsError::Update(e)),
         }
@@ -340,7 +407,9 @@ mod tests {
         let dup = seen.check(&row(2, "A@example.com", None)).unwrap_err();
         assert_eq!((dup.field.as_str(), dup.code), ("email", "duplicate"));
         assert!(dup.message.contains("row 1"));
-        let dup = seen.check(&row(3, "b@example.com", Some("ANN"))).unwrap_err();
+        let dup = seen
+            .check(&row(3, "b@example.com", Some("ANN")))
+            .unwrap_err();
         assert_eq!(dup.field, "username");
         assert!(seen.check(&row(4, "b@example.com", Some("bob"))).is_ok());
     }

@@ -154,7 +154,10 @@ impl Store {
     }
 
     pub async fn import_job(&self, id: &str) -> Result<Option<ImportJob>, StoreError> {
-        self.read(job_key(id)).await?.map(|i| job_from(&i)).transpose()
+        self.read(job_key(id))
+            .await?
+            .map(|i| job_from(&i))
+            .transpose()
     }
 
     /// One page of jobs, newest first.
@@ -326,8 +329,7 @@ impl Store {
             (":run".into(), s(run)),
             (":running".into(), s(ImportStatus::Running.as_str())),
         ]);
-        let mut update =
-            "SET #status = :end, completed_at = :now, report_key = :report".to_owned();
+        let mut update = "SET #status = :end, completed_at = :now, report_key = :report".to_owned();
         if let Some(e) = error {
             values.insert(":error".into(), s(e));
             update.push_str(", #error = :error");
@@ -378,10 +380,9 @@ impl Store {
         match self.transact(writes).await {
             Ok(()) => Ok(()),
             Err(e) if e.failed_at(0) => Err(JobMoveError::Lost),
-            Err(TxError::Cancelled(reasons)) => Err(StoreError::Aws(format!(
-                "import checkpoint cancelled: {reasons:?}"
-            ))
-            .into()),
+            Err(TxError::Cancelled(reasons)) => {
+                Err(StoreError::Aws(format!("import checkpoint cancelled: {reasons:?}")).into())
+            }
             Err(TxError::Store(e)) => Err(e.into()),
         }
     }
