@@ -368,6 +368,7 @@ pub fn seed_user(i: usize, name: Option<&str>) -> userhub::domain::User {
         updated_at: created.plus_secs(60),
         last_login_at: i.is_multiple_of(2).then(|| created.plus_secs(3600)),
         version: 1,
+        authority: 1,
         password_hash: None,
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::domain::{Role, Timestamp, UserId};
+use crate::domain::{Role, SessionId, Timestamp, UserId};
 
 const ACCESS: &str = "access";
 
@@ -29,12 +29,12 @@ pub struct AccessClaims {
     pub typ: String,
 }
 
-/// What a verified access token says.
+/// What a verified access token says. Its `role` claim is left out on purpose: a request's
+/// role comes from the user's stored state, never from a claim that was true at login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessToken {
     pub user_id: UserId,
-    pub session_id: String,
-    pub role: Role,
+    pub session_id: SessionId,
 }
 
 /// Keys and checks for access tokens, built once from the configuration.
@@ -80,13 +80,19 @@ impl TokenKeys {
         self.ttl
     }
 
-    pub fn issue(&self, user_id: UserId, session_id: &str, role: Role, now: Timestamp) -> String {
+    pub fn issue(
+        &self,
+        user_id: UserId,
+        session_id: &SessionId,
+        role: Role,
+        now: Timestamp,
+    ) -> String {
         let iat = now.unix_secs();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             sub: user_id.to_string(),
-            sid: session_id.to_owned(),
+            sid: session_id.to_string(),
             role: role.as_str().to_owned(),
             iat,
             nbf: iat,
@@ -109,18 +115,12 @@ impl TokenKeys {
         let data =
             jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
         let claims = data.claims;
-        if claims.typ != ACCESS || claims.sid.is_empty() {
+        if claims.typ != ACCESS || !matches!(claims.role.as_str(), "admin" | "user") {
             return None;
         }
-        let role = match claims.role.as_str() {
-            "admin" => Role::Admin,
-            "user" => Role::User,
-            _ => return None,
-        };
         Some(AccessToken {
             user_id: UserId::parse(&claims.sub)?,
-            session_id: claims.sid,
-            role,
+            session_id: SessionId::parse(&claims.sid)?,
         })
     }
 }
@@ -130,15 +130,15 @@ impl TokenKeys {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshToken {
     pub user_id: UserId,
-    pub session_id: String,
+    pub session_id: SessionId,
     secret: String,
 }
 
 impl RefreshToken {
-    pub fn generate(user_id: UserId, session_id: &str) -> Self {
+    pub fn generate(user_id: UserId, session_id: &SessionId) -> Self {
         Self {
             user_id,
-            session_id: session_id.to_owned(),
+            session_id: session_id.clone(),
             secret: random_secret(),
         }
     }
@@ -146,12 +146,12 @@ impl RefreshToken {
     pub fn parse(raw: &str) -> Option<Self> {
         let mut parts = raw.trim().split('.');
         let (user, session, secret) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() || secret.len() != 43 || uuid::Uuid::try_parse(session).is_err() {
+        if parts.next().is_some() || secret.len() != 43 {
             return None;
         }
         Some(Self {
             user_id: UserId::parse(user)?,
-            session_id: session.to_owned(),
+            session_id: SessionId::parse(session)?,
             secret: secret.to_owned(),
         })
     }
@@ -207,12 +207,10 @@ mod tests {
     fn issued_tokens_verify() {
         let k = keys();
         let id = UserId::new();
-        let t = k.issue(id, "sid-1", Role::Admin, Timestamp::now());
+        let sid = SessionId::new(3);
+        let t = k.issue(id, &sid, Role::Admin, Timestamp::now());
         let v = k.verify(&t).unwrap();
-        assert_eq!(
-            (v.user_id, v.session_id.as_str(), v.role),
-            (id, "sid-1", Role::Admin)
-        );
+        assert_eq!((v.user_id, v.session_id), (id, sid));
     }
 
     #[test]
@@ -223,7 +221,7 @@ mod tests {
             iss: "userhub".into(),
             aud: "userhub".into(),
             sub: UserId::new().to_string(),
-            sid: "s".into(),
+            sid: SessionId::new(0).to_string(),
             role: "user".into(),
             iat: now,
             nbf: now,
@@ -261,6 +259,10 @@ mod tests {
                 sub: "not-a-uuid".into(),
                 ..good.clone()
             },
+            AccessClaims {
+                sid: String::new(),
+                ..good.clone()
+            },
         ];
         for claims in variants {
             assert!(k.verify(&k.sign(&claims)).is_none(), "{claims:?} accepted");
@@ -279,8 +281,7 @@ mod tests {
     #[test]
     fn refresh_tokens_round_trip_and_hide_the_secret() {
         let id = UserId::new();
-        let sid = uuid::Uuid::now_v7().to_string();
-        let t = RefreshToken::generate(id, &sid);
+        let t = RefreshToken::generate(id, &SessionId::new(1));
         let raw = t.expose();
         let parsed = RefreshToken::parse(&raw).unwrap();
         assert_eq!(parsed, t);

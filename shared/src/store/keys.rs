@@ -16,8 +16,9 @@ pub(super) fn user_pk(id: UserId) -> String {
     format!("{USER_PREFIX}{id}")
 }
 
-pub(super) fn session_sk(session_id: &str) -> String {
-    format!("{SESSION_PREFIX}{session_id}")
+/// A session item is keyed by its slot, so a user never has more items than slots.
+pub(super) fn session_sk(slot: u32) -> String {
+    format!("{SESSION_PREFIX}{slot}")
 }
 
 pub(super) fn email(email: &Email) -> (String, String) {

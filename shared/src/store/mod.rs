@@ -27,6 +27,7 @@ pub use directory::READ_BUDGET;
 pub use imports::{import_job_id, Advance, Created, ImportTally, JobMoveError};
 pub use item::Item;
 pub use jobs::export_job_id;
+pub use rate_limits::Reservation;
 pub use scan::UserScan;
 pub use sessions::{Rotation, SessionRecord};
 pub use tx::TxError;
@@ -103,6 +104,35 @@ impl Store {
             .await
             .map_err(StoreError::aws)?;
         Ok(out.item.map(Item))
+    }
+
+    /// Consistent reads of several items in one `BatchGetItem` (at most 100 keys), asking
+    /// again for any keys DynamoDB leaves unprocessed. Missing items are simply absent.
+    pub(crate) async fn read_many(
+        &self,
+        keys: Vec<HashMap<String, AttributeValue>>,
+    ) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = Vec::with_capacity(keys.len());
+        let keys = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .expect("keys are set");
+        let mut request = Some(HashMap::from([(self.table.clone(), keys)]));
+        while let Some(items) = request.take().filter(|r| !r.is_empty()) {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(items))
+                .send()
+                .await
+                .map_err(StoreError::aws)?;
+            let responses = out.responses.and_then(|mut r| r.remove(&self.table));
+            found.extend(responses.unwrap_or_default().into_iter().map(Item));
+            request = out.unprocessed_keys;
+        }
+        Ok(found)
     }
 
     /// Proves the table is reachable and readable with the function's own permissions.
