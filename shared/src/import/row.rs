@@ -221,6 +221,7 @@ impl Context<'_> {
             updated_at: row.updated_at.unwrap_or(now).max(created_at),
             last_login_at: row.last_login_at,
             version: 1,
+            authority: 1,
             password_hash: None,
         };
         if !self.job.dry_run {
