@@ -463,7 +463,13 @@ async fn a_full_export_round_trips_through_csv_and_json() {
         // Every exported field, read straight from the store (one read each).
         for u in users.iter().filter(|u| u.status != Status::Deleted) {
             let theirs = serde_json::to_value(u).unwrap();
-            let ours = target.state.store.user(u.id).await.unwrap().expect("imported");
+            let ours = target
+                .state
+                .store
+                .user(u.id)
+                .await
+                .unwrap()
+                .expect("imported");
             let ours = serde_json::to_value(&ours).unwrap();
             assert_eq!(exported(&ours), exported(&theirs), "{format}");
             assert_eq!(ours["version"], 1);
