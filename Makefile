@@ -14,7 +14,7 @@ PORT        ?= 3000
 HAVE_NEXTEST = $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
 TEST_CMD = $(if $(HAVE_NEXTEST),cargo nextest run --workspace --no-fail-fast,cargo test --workspace --no-fail-fast)
 
-.PHONY: dev test lint bench bench-export bench-import test-scale install clean-local
+.PHONY: dev test lint bench bench-export bench-import test-scale install clean-local package fuzz fuzz-quick
 
 # Local API on http://127.0.0.1:$(PORT) against a fresh local stack.
 # JWT_SECRET comes from the environment or .local/jwt_secret (generated once).
@@ -30,6 +30,21 @@ test:
 	$(STACK) lint
 	cargo build --workspace --bins
 	$(STACK) run -- $(TEST_CMD)
+	$(STACK) run -- $(PYTHON) infra/fuzz.py --budget $(FUZZ_QUICK_SECONDS)
+
+# schemathesis against the local API and openapi.yaml (infra/fuzz.py): as admin, normal
+# user, anonymous, and throwaway users for the session-ending operations. fuzz-quick is the
+# bounded run make test ends with; fuzz adds the stateful phase (create -> get -> patch ->
+# delete through the spec's links) and a longer budget.
+FUZZ_QUICK_SECONDS ?= 180
+FUZZ_SECONDS ?= 780
+fuzz-quick:
+	cargo build -p userhub-local-api
+	$(STACK) run -- $(PYTHON) infra/fuzz.py --budget $(FUZZ_QUICK_SECONDS)
+
+fuzz:
+	cargo build -p userhub-local-api
+	$(STACK) run -- $(PYTHON) infra/fuzz.py --budget $(FUZZ_SECONDS) --stateful
 
 lint:
 	cargo fmt --all -- --check
@@ -59,6 +74,15 @@ test-scale:
 
 install:
 	$(STACK) install
+
+# Deployable zips: target/lambda/<function>/bootstrap.zip for every function, built by
+# cargo-lambda (zig links against Lambda's older glibc). x86_64 here; the template's
+# Architecture parameter selects arm64 for `sam build`, which needs an aarch64 toolchain.
+LAMBDA_FUNCTIONS := userhub-auth userhub-users userhub-exports userhub-imports userhub-jobs
+package: install
+	PATH="$(CURDIR)/.local/venv/bin:$$PATH" cargo lambda build --release --x86-64 \
+		--output-format zip $(addprefix --package ,$(LAMBDA_FUNCTIONS))
+	@for f in $(LAMBDA_FUNCTIONS); do ls -l target/lambda/$$f/bootstrap.zip; done
 
 clean-local:
 	rm -rf .local

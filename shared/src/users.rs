@@ -97,6 +97,13 @@ pub async fn change(
         if fields.is_empty() {
             return Ok(Some(user));
         }
+        if user.is_self_lockout(actor, after.as_ref()) {
+            return Err(Error::conflict(
+                "self_action",
+                "an admin cannot deactivate, delete, anonymize or demote its own account; \
+                 another admin can",
+            ));
+        }
         let after = after.map(|mut a| {
             a.version = user.version + 1;
             a.updated_at = Timestamp::now();

@@ -1046,3 +1046,27 @@ pub fn eventbridge_scheduled_event(rule_name: &str) -> Value {
         "detail": {}
     })
 }
+
+/// An API Gateway event from `tests/fixtures/<name>` (copies of AWS's published samples,
+/// see `tests/fixtures/README.md`), with each `${KEY}` replaced by its value. A header
+/// left empty is dropped: API Gateway never sends an empty one.
+pub fn fixture_event(name: &str, vars: &[(&str, &str)]) -> Value {
+    let path = workspace_root().join("tests/fixtures").join(name);
+    let mut text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (key, value) in vars {
+        let quoted = serde_json::to_string(value).expect("a string serialises");
+        text = text.replace(&format!("${{{key}}}"), &quoted[1..quoted.len() - 1]);
+    }
+    assert!(
+        !text.contains("${"),
+        "{name}: a placeholder is left: {text}"
+    );
+    let mut event: Value = serde_json::from_str(&text).expect("fixture is JSON");
+    for map in ["headers", "multiValueHeaders"] {
+        if let Some(headers) = event[map].as_object_mut() {
+            headers.retain(|_, v| v != "" && *v != json!([""]));
+        }
+    }
+    event
+}

@@ -586,6 +586,80 @@ async fn api_keys_are_admin_only_shown_once_and_revocable() {
 }
 
 #[tokio::test]
+async fn api_keys_page_with_limit_and_cursor_and_name_their_creator() {
+    let app = TestApp::new().await;
+    let (admin_id, admin) = app.admin("root").await;
+    let mut made = Vec::new();
+    for (i, expires) in [json!(null), json!("2999-01-01T00:00:00.000Z"), json!(null)]
+        .into_iter()
+        .enumerate()
+    {
+        let key = app
+            .post("/api-keys")
+            .bearer(&admin)
+            .json(
+                &json!({"name": format!("k{i}"), "scopes": ["users:read"], "expires_at": expires}),
+            )
+            .send()
+            .await
+            .expect(201);
+        assert_eq!(key["created_by"], admin_id.as_str());
+        let id = key["id"].as_str().unwrap().to_owned();
+        // The UUIDv7 in the 32-hex-digit form the key itself carries.
+        assert!(uuid::Uuid::try_parse(&id).is_ok_and(|u| u.simple().to_string() == id));
+        assert!(key["key"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("uhk_{id}_")));
+        made.push(id);
+    }
+    let first = app.get("/api-keys?limit=2").bearer(&admin).send().await;
+    let page = first.expect(200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    assert!(first
+        .header("link")
+        .is_some_and(|l| l.contains("rel=\"next\"")));
+    let rest = app
+        .get(&format!("/api-keys?limit=2&cursor={cursor}"))
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(200);
+    let mut seen: Vec<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["items"].as_array().unwrap())
+        .map(|k| k["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(rest["next_cursor"].is_null());
+    made.reverse();
+    assert_eq!(seen, made, "newest first, each once");
+    // A cursor of another list, or a tampered one, is a 400.
+    let exports = format!("/exports?limit=1&cursor={cursor}");
+    app.get(&exports)
+        .bearer(&admin)
+        .send()
+        .await
+        .expect_problem(400, "invalid_cursor");
+    app.get(&format!("/api-keys?cursor={}x", &cursor[1..]))
+        .bearer(&admin)
+        .send()
+        .await
+        .expect_problem(400, "invalid_cursor");
+    let newest = seen.pop().unwrap();
+    app.delete(&format!("/api-keys/{newest}"))
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(204);
+}
+
+#[tokio::test]
 async fn inactive_accounts_cannot_log_in_with_the_right_password() {
     let app = TestApp::new().await;
     let (id, access, refresh) = app.user("sleepy").await;

@@ -11,37 +11,13 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};
+use userhub_tests::function_env;
 use userhub_tests::lambda_emulator::{
     apigw_v2_get, built_binary, eventbridge_scheduled_event, CargoLambdaWatch, HttpResponse,
     LambdaProcess, Outcome,
 };
-use userhub_tests::TestApp;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A fresh table and bucket, and the function configuration that points at them.
-async fn provisioned() -> Vec<(String, String)> {
-    let uid = || uuid::Uuid::now_v7().simple().to_string();
-    let env: Vec<(String, String)> = vec![
-        ("TABLE_NAME".into(), format!("t-smoke-{}", uid())),
-        ("BUCKET_NAME".into(), format!("b-smoke-{}", uid())),
-        (
-            "JWT_SECRET".into(),
-            format!(
-                "{}{}",
-                uuid::Uuid::new_v4().simple(),
-                uuid::Uuid::new_v4().simple()
-            ),
-        ),
-        ("S3_FORCE_PATH_STYLE".into(), "true".into()),
-    ];
-    let overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let config = TestApp::config(&overrides);
-    let sdk = userhub::app::load_sdk_config().await;
-    let state = userhub::Ctx::new(config, &sdk);
-    TestApp::provision(&state).await;
-    env
-}
 
 fn binary(name: &str, package_dir: &str) -> std::path::PathBuf {
     built_binary(name, package_dir).unwrap_or_else(|e| panic!("{e}"))
@@ -80,7 +56,7 @@ fn assert_healthy(res: &HttpResponse, request_id: Option<&str>, context: &str) {
 /// (an HTTP API, payload format 2.0) and as a function URL.
 async fn http_function_answers_health(name: &str, package_dir: &str) {
     let bin = binary(name, package_dir);
-    let env = provisioned().await;
+    let env = function_env(&[]).await.1;
     let watch = CargoLambdaWatch::start()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -164,7 +140,7 @@ async fn imports_binary_boots_and_answers_health() {
 async fn jobs_binary_boots_and_handles_the_schedule() {
     let name = "userhub-jobs";
     let bin = binary(name, "functions/jobs");
-    let env = provisioned().await;
+    let env = function_env(&[]).await.1;
     let watch = CargoLambdaWatch::start()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -227,7 +203,7 @@ async fn jobs_binary_boots_and_handles_the_schedule() {
 async fn own_runtime_api_emulator_runs_a_real_function() {
     let name = "userhub-auth";
     let bin = binary(name, "functions/auth");
-    let env = provisioned().await;
+    let env = function_env(&[]).await.1;
     let mut function = LambdaProcess::spawn(&bin, name, &env)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -267,7 +243,7 @@ async fn own_runtime_api_emulator_runs_the_hello_baseline() {
     // A jobs worker given a non-event reports an invocation error through /error.
     let name = "userhub-jobs";
     let bin = binary(name, "functions/jobs");
-    let env = provisioned().await;
+    let env = function_env(&[]).await.1;
     let mut jobs = LambdaProcess::spawn(&bin, name, &env)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -309,13 +309,13 @@ async fn bulk_create_reports_each_item_and_keeps_counters_exact() {
     users[30] = json!({"email": "bulk-x30@example.com", "username": "bulkx30", "zip": 1});
     users[40] = json!({"email": "bulk1@example.com", "username": "bulkx40"});
     users[50] = json!({"email": "bulk-x50@example.com", "username": "bulk2"});
-    let res = app
+    let sent = app
         .post("/users/bulk")
         .bearer(&admin)
         .json(&json!({"users": users}))
         .send()
-        .await
-        .expect(200);
+        .await;
+    let res = sent.expect(200);
     let results = res["results"].as_array().unwrap();
     assert_eq!(results.len(), 100);
     for (i, r) in results.iter().enumerate() {
@@ -328,6 +328,12 @@ async fn bulk_create_reports_each_item_and_keeps_counters_exact() {
     assert_eq!(results[30]["error"]["code"], "unknown_fields");
     assert_eq!(results[40]["error"]["code"], "email_taken");
     assert_eq!(results[50]["error"]["code"], "username_taken");
+    // Each item's problem is a whole one: with the request's id, like any other.
+    let request_id = sent.header("x-request-id").expect("a request id");
+    for r in results.iter().filter(|r| r["status"] != 201) {
+        assert_eq!(r["error"]["request_id"], request_id, "{r}");
+        assert_eq!(r["error"]["status"], r["status"], "{r}");
+    }
     let stats = app
         .get("/stats/users")
         .bearer(&admin)

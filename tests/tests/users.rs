@@ -377,7 +377,7 @@ async fn anonymize_erases_every_trace_and_frees_the_email() {
 }
 
 #[tokio::test]
-async fn lifecycle_moves_end_sessions_and_keep_the_last_admin() {
+async fn lifecycle_moves_end_sessions_and_admins_cannot_remove_themselves() {
     let app = TestApp::new().await;
     let (admin_id, admin) = app.admin("boss").await;
     let (id, token, _) = app.user("dave").await;
@@ -444,7 +444,8 @@ async fn lifecycle_moves_end_sessions_and_keep_the_last_admin() {
         .expect_problem(404, "not_found");
     app.register("dave@example.com", "dave").await;
 
-    // The last active admin cannot remove themself, in any of three ways.
+    // An admin cannot take its own access away through the admin routes, in any of the
+    // five ways (another admin can).
     for (method, path, body) in [
         (
             "PATCH",
@@ -452,13 +453,15 @@ async fn lifecycle_moves_end_sessions_and_keep_the_last_admin() {
             Some(json!({"is_admin": false})),
         ),
         ("POST", format!("/users/{admin_id}/deactivate"), None),
+        ("POST", format!("/users/{admin_id}/anonymize"), None),
         ("DELETE", format!("/users/{admin_id}"), None),
+        ("DELETE", format!("/users/{admin_id}?hard=true"), None),
     ] {
         let mut req = app.request(method.parse().unwrap(), &path).bearer(&admin);
         if let Some(b) = &body {
             req = req.json(b);
         }
-        req.send().await.expect_problem(409, "last_admin");
+        req.send().await.expect_problem(409, "self_action");
     }
     let stats = app
         .get("/stats/users")
@@ -467,6 +470,40 @@ async fn lifecycle_moves_end_sessions_and_keep_the_last_admin() {
         .await
         .expect(200);
     assert_eq!(stats["active"], 2);
+}
+
+/// Two admins, the only ones, demoting each other at once: at most one wins, and an active
+/// admin always remains (the loser gets 409 `last_admin`, or 401/403 once its own demotion
+/// landed first).
+#[tokio::test]
+async fn two_admins_demoting_each_other_leave_one_admin() {
+    for trial in 0..20 {
+        let app = TestApp::new().await;
+        let (a_id, a) = app.admin("ann").await;
+        let (b_id, b) = app.admin("bob").await;
+        let demote = |target: String, token: String| {
+            let app = &app;
+            async move {
+                app.patch(&format!("/users/{target}"))
+                    .bearer(&token)
+                    .json(&json!({"is_admin": false}))
+                    .send()
+                    .await
+            }
+        };
+        let (ra, rb) = tokio::join!(demote(b_id, a), demote(a_id, b));
+        for r in [&ra, &rb] {
+            match r.status.as_u16() {
+                409 => assert_eq!(r.json()["code"], "last_admin", "trial {trial}"),
+                status => assert!(matches!(status, 200 | 401 | 403), "trial {trial}: {status}"),
+            }
+        }
+        let wins = [&ra, &rb].iter().filter(|r| r.status == 200).count();
+        assert!(wins <= 1, "trial {trial}: both demotions succeeded");
+        let counts = app.state.store.status_counts().await.expect("counters");
+        assert_eq!(counts.active_admins, 2 - wins as i64, "trial {trial}");
+        assert!(counts.active_admins >= 1, "trial {trial}");
+    }
 }
 
 #[tokio::test]

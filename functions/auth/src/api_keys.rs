@@ -3,12 +3,11 @@
 use std::collections::BTreeSet;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use userhub::domain::{Scope, Timestamp};
-use userhub::http::{Auth, Json};
+use userhub::domain::{Actor, Scope, Timestamp, UserId};
+use userhub::http::{page_response, Auth, Json, PageParams, Query};
 use userhub::store::ApiKeyRecord;
 use userhub::{AppState, Error};
 
@@ -20,10 +19,39 @@ pub(crate) struct CreateBody {
     expires_at: Option<Timestamp>,
 }
 
+const LIST_SCOPE: &str = "api-keys";
+
+/// An API key as the API shows it: with the id of the admin who created it.
+#[derive(Serialize)]
+struct KeyView {
+    id: String,
+    name: String,
+    scopes: BTreeSet<Scope>,
+    created_at: Timestamp,
+    created_by: Option<UserId>,
+    expires_at: Option<Timestamp>,
+    last_used_at: Option<Timestamp>,
+}
+
+impl From<ApiKeyRecord> for KeyView {
+    fn from(r: ApiKeyRecord) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            scopes: r.scopes,
+            created_at: r.created_at,
+            // Only admins, who are people, create keys: `user:<id>`.
+            created_by: Actor::person(&r.created_by),
+            expires_at: r.expires_at,
+            last_used_at: r.last_used_at,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Created {
     #[serde(flatten)]
-    record: ApiKeyRecord,
+    view: KeyView,
     /// Shown once: only its hash is stored.
     key: String,
 }
@@ -67,22 +95,31 @@ pub(crate) async fn create(
         name: name.to_owned(),
         scopes: scopes.unwrap_or_default(),
         created_at: now,
-        created_by: userhub::domain::Actor::of(&principal).to_string(),
+        created_by: Actor::of(&principal).to_string(),
         expires_at: body.expires_at,
         last_used_at: None,
         hash,
     };
     ctx.store.put_api_key(&record).await?;
-    Ok((StatusCode::CREATED, axum::Json(Created { record, key })).into_response())
+    let created = Created {
+        view: record.into(),
+        key,
+    };
+    Ok((StatusCode::CREATED, axum::Json(created)).into_response())
 }
 
 pub(crate) async fn list(
     State(ctx): State<AppState>,
     Auth(principal): Auth,
+    Query(params): Query<PageParams>,
+    uri: Uri,
 ) -> Result<Response, Error> {
     principal.require_admin()?;
-    let keys = ctx.store.api_keys().await?;
-    Ok(axum::Json(json!({ "items": keys, "next_cursor": null })).into_response())
+    let (limit, after) = params.start(&ctx.cursors, LIST_SCOPE)?;
+    let page = ctx.store.api_keys_page(limit, after).await?;
+    let next = page.next.map(|p| ctx.cursors.seal(LIST_SCOPE, &p));
+    let items: Vec<KeyView> = page.items.into_iter().map(KeyView::from).collect();
+    Ok(page_response(&items, next, &uri))
 }
 
 pub(crate) async fn revoke(

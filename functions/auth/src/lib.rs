@@ -2,31 +2,35 @@
 //! call the core, respond.
 
 mod api_keys;
+pub mod openapi;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::Router;
 use serde::Deserialize;
 use userhub::auth::rate_limit::Action;
 use userhub::auth::service;
 use userhub::domain::input::{ChangesInput, NewUserInput};
 use userhub::domain::{Actor, LoginName, Principal, SessionId};
-use userhub::http::{user_response, Auth, ClientIp, Json, RequestId};
+use userhub::http::{user_response, Auth, ClientIp, Json, RequestId, Routes};
 use userhub::{AppState, Error};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/login", post(login))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", post(logout))
-        .route("/auth/logout-all", post(logout_all))
-        .route("/auth/me", get(me).patch(update_me))
-        .route("/auth/password", post(change_password))
-        .route("/api-keys", post(api_keys::create).get(api_keys::list))
-        .route("/api-keys/{id}", delete(api_keys::revoke))
+/// This function's route table (see `userhub::http::Routes`): one line per route.
+pub fn routes() -> Routes {
+    Routes::new()
+        .post("/auth/register", register)
+        .post("/auth/login", login)
+        .post("/auth/refresh", refresh)
+        .post("/auth/logout", logout)
+        .post("/auth/logout-all", logout_all)
+        .get("/auth/me", me)
+        .patch("/auth/me", update_me)
+        .post("/auth/password", change_password)
+        .post("/api-keys", api_keys::create)
+        .get("/api-keys", api_keys::list)
+        .delete("/api-keys/{id}", api_keys::revoke)
+        .get("/openapi.yaml", openapi::yaml)
+        .get("/openapi.json", openapi::json)
 }
 
 #[derive(Deserialize)]

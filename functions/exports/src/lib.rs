@@ -6,8 +6,6 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use userhub::config::Feature;
 use userhub::domain::export::{
@@ -15,7 +13,7 @@ use userhub::domain::export::{
 };
 use userhub::domain::{Actor, Principal, Scope};
 use userhub::export::{self, ExportResource};
-use userhub::http::{page_response, Auth, Json, PageParams, Query};
+use userhub::http::{page_response, Auth, Json, PageParams, Query, Routes};
 use userhub::{AppState, Ctx, Error};
 
 /// How long GET /users/export* waits for its file: well inside API Gateway's 30 s, so a
@@ -24,12 +22,14 @@ pub const SYNC_EXPORT_LIMIT: Duration = Duration::from_secs(20);
 
 const LIST_SCOPE: &str = "exports";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/exports", post(create).get(list))
-        .route("/exports/{id}", get(read))
-        .route("/users/export", get(export_minimal))
-        .route("/users/export-full", get(export_full))
+/// This function's route table (see `userhub::http::Routes`): one line per route.
+pub fn routes() -> Routes {
+    Routes::new()
+        .post("/exports", create)
+        .get("/exports", list)
+        .get("/exports/{id}", read)
+        .get("/users/export", export_minimal)
+        .get("/users/export-full", export_full)
 }
 
 /// Admins and `users:export` keys, while exports are on.
@@ -88,12 +88,7 @@ async fn list(
     uri: Uri,
 ) -> Result<Response, Error> {
     allow(&ctx, &principal)?;
-    let limit = params.limit()?;
-    let after = params
-        .cursor
-        .as_deref()
-        .map(|c| ctx.cursors.open(LIST_SCOPE, c))
-        .transpose()?;
+    let (limit, after) = params.start(&ctx.cursors, LIST_SCOPE)?;
     let page = ctx.store.export_jobs_page(limit, after).await?;
     let next = page.next.map(|p| ctx.cursors.seal(LIST_SCOPE, &p));
     let mut items = Vec::with_capacity(page.items.len());

@@ -4,22 +4,22 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use userhub::config::Feature;
 use userhub::domain::import::{ImportInput, ImportJob};
 use userhub::domain::{Actor, Principal, Scope};
-use userhub::http::{page_response, Auth, Json, PageParams, Query};
+use userhub::http::{page_response, Auth, Json, PageParams, Query, Routes};
 use userhub::import::{self, ImportResource};
 use userhub::{AppState, Ctx, Error};
 
 const LIST_SCOPE: &str = "imports";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/imports", post(create).get(list))
-        .route("/imports/{id}", get(read))
-        .route("/imports/{id}/start", post(start))
+/// This function's route table (see `userhub::http::Routes`): one line per route.
+pub fn routes() -> Routes {
+    Routes::new()
+        .post("/imports", create)
+        .get("/imports", list)
+        .get("/imports/{id}", read)
+        .post("/imports/{id}/start", start)
 }
 
 /// Admins and `users:import` keys, while imports are on.

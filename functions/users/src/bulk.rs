@@ -32,7 +32,15 @@ struct ItemResult {
 }
 
 impl ItemResult {
-    fn of(index: usize, id: Option<String>, ok_status: u16, result: Result<User, Error>) -> Self {
+    /// An item's outcome; a failure is a whole problem document, with the request's id
+    /// like any other (the `Problem` schema requires it).
+    fn of(
+        index: usize,
+        id: Option<String>,
+        ok_status: u16,
+        result: Result<User, Error>,
+        request_id: &str,
+    ) -> Self {
         match result {
             Ok(user) => Self {
                 index,
@@ -42,7 +50,8 @@ impl ItemResult {
                 error: None,
             },
             Err(e) => {
-                let problem = e.into_problem();
+                let mut problem = e.into_problem();
+                problem.request_id = Some(request_id.to_owned());
                 Self {
                     index,
                     id,
@@ -111,7 +120,7 @@ pub(crate) async fn create(
                     Ok(new) => userhub::users::create(ctx, new, actor, "created", request_id).await,
                     Err(e) => Err(e),
                 };
-                ItemResult::of(index, None, 201, result)
+                ItemResult::of(index, None, 201, result, request_id)
             }
         })
         .buffered(CONCURRENCY)
@@ -164,7 +173,7 @@ pub(crate) async fn update(
                     }
                     None => Err(Error::NotFound),
                 };
-                ItemResult::of(index, Some(raw), 200, result)
+                ItemResult::of(index, Some(raw), 200, result, request_id)
             }
         })
         .buffered(CONCURRENCY)

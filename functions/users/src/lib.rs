@@ -7,37 +7,38 @@ mod listing;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 use userhub::domain::input::{ChangesInput, NewUserInput};
 use userhub::domain::{Actor, Email, LoginName, Principal, Scope, UserId, Username};
 use userhub::http::{
     if_match, not_modified, page_response, user_response, Auth, Json, PageParams, PendingAuth,
-    Query, RequestId,
+    Query, RequestId, Routes,
 };
 use userhub::users::{self, Transition};
 use userhub::{AppState, Error};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/users", post(create).get(listing::list))
-        .route("/users/search", post(listing::search))
-        .route("/users/bulk", post(bulk::create).patch(bulk::update))
-        .route("/users/by-email/{email}", get(by_email))
-        .route("/users/by-username/{username}", get(by_username))
-        .route(
-            "/users/{id}",
-            get(read).patch(update).put(update).delete(remove),
-        )
-        .route("/users/{id}/activate", post(activate))
-        .route("/users/{id}/deactivate", post(deactivate))
-        .route("/users/{id}/restore", post(restore))
-        .route("/users/{id}/anonymize", post(anonymize))
-        .route("/users/{id}/audit", get(audit))
-        .route("/stats/users", get(stats_users))
-        .route("/stats/signups", get(listing::signups))
+/// This function's route table (see `userhub::http::Routes`): one line per route.
+pub fn routes() -> Routes {
+    Routes::new()
+        .post("/users", create)
+        .get("/users", listing::list)
+        .post("/users/search", listing::search)
+        .post("/users/bulk", bulk::create)
+        .patch("/users/bulk", bulk::update)
+        .get("/users/by-email/{email}", by_email)
+        .get("/users/by-username/{username}", by_username)
+        .get("/users/{id}", read)
+        .patch("/users/{id}", update)
+        .put("/users/{id}", update)
+        .delete("/users/{id}", remove)
+        .post("/users/{id}/activate", activate)
+        .post("/users/{id}/deactivate", deactivate)
+        .post("/users/{id}/restore", restore)
+        .post("/users/{id}/anonymize", anonymize)
+        .get("/users/{id}/audit", audit)
+        .get("/stats/users", stats_users)
+        .get("/stats/signups", listing::signups)
 }
 
 /// An id that is not a UUID names no user: 404, like any unknown id.
@@ -219,13 +220,8 @@ async fn audit(
 ) -> Result<Response, Error> {
     principal.require_admin()?;
     let id = user_id(&id)?;
-    let limit = params.limit()?;
     let scope = format!("audit:{id}");
-    let after = params
-        .cursor
-        .as_deref()
-        .map(|c| ctx.cursors.open(&scope, c))
-        .transpose()?;
+    let (limit, after) = params.start(&ctx.cursors, &scope)?;
     let page = ctx.store.audit_page(id, limit, after).await?;
     let next = page.next.map(|p| ctx.cursors.seal(&scope, &p));
     Ok(page_response(&page.items, next, &uri))

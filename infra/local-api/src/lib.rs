@@ -3,17 +3,29 @@
 //! and bucket, created from template.yaml.
 
 pub mod import_cli;
+mod docs;
 pub mod setup;
 
 use axum::Router;
+use userhub::http::Routes;
 use userhub::AppState;
 
-/// Every function's routes behind the same plumbing each Lambda gets.
+/// Every HTTP function's binary name (as `template.yaml`'s `BuildProperties.Binary` names
+/// it) and route table. The drift test checks these against openapi.yaml and the template.
+pub fn functions() -> Vec<(&'static str, Routes)> {
+    vec![
+        ("userhub-auth", userhub_auth::routes()),
+        ("userhub-users", userhub_users::routes()),
+        ("userhub-exports", userhub_exports::routes()),
+        ("userhub-imports", userhub_imports::routes()),
+    ]
+}
+
+/// Every function's routes behind the same plumbing each Lambda gets, and the local-only
+/// docs page.
 pub fn app(state: AppState) -> Router {
-    let routes = Router::new()
-        .merge(userhub_auth::routes())
-        .merge(userhub_users::routes())
-        .merge(userhub_exports::routes())
-        .merge(userhub_imports::routes());
+    let routes = functions()
+        .into_iter()
+        .fold(docs::routes(), |all, (_, routes)| all.merge(routes));
     userhub::http::app(routes, state)
 }

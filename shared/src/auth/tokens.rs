@@ -37,11 +37,40 @@ pub struct AccessToken {
     pub session_id: SessionId,
 }
 
-/// Keys and checks for access tokens, built once from the configuration.
+/// One signing secret and the `kid` that names it in a token's header.
 #[derive(Clone)]
-pub struct TokenKeys {
+struct SigningKey {
+    kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
+}
+
+impl SigningKey {
+    fn new(secret: &[u8]) -> Self {
+        Self {
+            kid: key_id(secret),
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+}
+
+/// A name for a secret that reveals nothing about it: a truncated hash, domain-separated
+/// from every other use of the secret.
+fn key_id(secret: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"userhub jwt kid\0");
+    h.update(secret);
+    URL_SAFE_NO_PAD.encode(&h.finalize()[..12])
+}
+
+/// Keys and checks for access tokens, built once from the configuration. Tokens are signed
+/// with the current secret; while a secret rotates out (`JWT_SECRET_PREVIOUS`), tokens it
+/// signed still verify, chosen by the `kid` in their header, so nobody is logged out.
+#[derive(Clone)]
+pub struct TokenKeys {
+    current: SigningKey,
+    previous: Option<SigningKey>,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -58,7 +87,6 @@ impl std::fmt::Debug for TokenKeys {
 
 impl TokenKeys {
     pub fn new(config: &Config) -> Self {
-        let secret = config.jwt_secret.expose();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_issuer(&[&config.jwt_issuer]);
@@ -67,8 +95,11 @@ impl TokenKeys {
         validation.validate_nbf = true;
         validation.leeway = 5;
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            current: SigningKey::new(config.jwt_secret.expose()),
+            previous: config
+                .jwt_secret_previous
+                .as_ref()
+                .map(|s| SigningKey::new(s.expose())),
             validation,
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
@@ -105,15 +136,30 @@ impl TokenKeys {
 
     /// Signs arbitrary claims with the service key; tests use it to forge near-miss tokens.
     pub fn sign(&self, claims: &AccessClaims) -> String {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.current.kid.clone());
         // HS256 signing of serialisable claims with a valid key cannot fail.
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .expect("HS256 signing")
+        jsonwebtoken::encode(&header, claims, &self.current.encoding).expect("HS256 signing")
+    }
+
+    /// The key a token names: the current one, the previous one while it rotates out, or
+    /// (no `kid`: signed before keys were named) the current one. An unknown `kid` is none.
+    fn key_for(&self, kid: Option<&str>) -> Option<&SigningKey> {
+        let Some(kid) = kid else {
+            return Some(&self.current);
+        };
+        [Some(&self.current), self.previous.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|k| k.kid == kid)
     }
 
     /// `None` for anything but a well-signed, current access token of ours.
     pub fn verify(&self, token: &str) -> Option<AccessToken> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let key = self.key_for(header.kid.as_deref())?;
         let data =
-            jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
+            jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &self.validation).ok()?;
         let claims = data.claims;
         if claims.typ != ACCESS || !matches!(claims.role.as_str(), "admin" | "user") {
             return None;
@@ -194,13 +240,92 @@ mod tests {
     use std::collections::HashMap;
 
     fn keys() -> TokenKeys {
-        let vars: HashMap<&str, &str> = [
+        keys_with("an-unguessable-secret-of-32-bytes!!", None)
+    }
+
+    /// Claims that every check accepts, for tests to vary.
+    fn good_claims(now: i64) -> AccessClaims {
+        AccessClaims {
+            iss: "userhub".into(),
+            aud: "userhub".into(),
+            sub: UserId::new().to_string(),
+            sid: SessionId::new(0).to_string(),
+            role: "user".into(),
+            iat: now,
+            nbf: now,
+            exp: now + 600,
+            jti: "j".into(),
+            typ: "access".into(),
+        }
+    }
+
+    fn keys_with(current: &str, previous: Option<&str>) -> TokenKeys {
+        let mut vars: HashMap<&str, &str> = [
             ("TABLE_NAME", "t"),
             ("BUCKET_NAME", "b"),
-            ("JWT_SECRET", "an-unguessable-secret-of-32-bytes!!"),
+            ("JWT_SECRET", current),
         ]
         .into();
+        if let Some(p) = previous {
+            vars.insert("JWT_SECRET_PREVIOUS", p);
+        }
         TokenKeys::new(&Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap())
+    }
+
+    const OLD: &str = "the-secret-that-is-rotating-out-of-use";
+    const NEW: &str = "the-secret-that-signs-every-new-token";
+
+    fn kid(token: &str) -> Option<String> {
+        jsonwebtoken::decode_header(token).unwrap().kid
+    }
+
+    #[test]
+    fn tokens_name_their_key_and_verify_by_it_while_it_rotates() {
+        let id = UserId::new();
+        let before = keys_with(OLD, None);
+        let old_token = before.issue(id, &SessionId::new(1), Role::User, Timestamp::now());
+        let during = keys_with(NEW, Some(OLD));
+        let new_token = during.issue(id, &SessionId::new(2), Role::User, Timestamp::now());
+        // New tokens are signed with the new key, and say so.
+        assert_eq!(kid(&new_token), Some(key_id(NEW.as_bytes())));
+        assert_ne!(kid(&old_token), kid(&new_token));
+        assert!(before.verify(&new_token).is_none());
+        // Nobody is logged out by the rotation...
+        assert_eq!(during.verify(&old_token).unwrap().user_id, id);
+        assert_eq!(during.verify(&new_token).unwrap().user_id, id);
+        // ...until the previous key is dropped.
+        let after = keys_with(NEW, None);
+        assert!(after.verify(&old_token).is_none());
+        assert!(after.verify(&new_token).is_some());
+    }
+
+    #[test]
+    fn an_unknown_or_lying_kid_is_refused() {
+        let during = keys_with(NEW, Some(OLD));
+        let stranger = keys_with("a-secret-this-service-never-had!!", None);
+        let forged = stranger.issue(
+            UserId::new(),
+            &SessionId::new(1),
+            Role::Admin,
+            Timestamp::now(),
+        );
+        assert!(during.verify(&forged).is_none());
+        // A token signed with the old key but naming the new one fails its signature check.
+        let old = keys_with(OLD, None);
+        let claims = good_claims(Timestamp::now().unix_secs());
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(key_id(NEW.as_bytes()));
+        let lying = jsonwebtoken::encode(&header, &claims, &old.current.encoding).unwrap();
+        assert!(during.verify(&lying).is_none());
+        // A token without a kid (signed before keys were named) verifies with the current key.
+        let bare = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &during.current.encoding,
+        )
+        .unwrap();
+        assert!(during.verify(&bare).is_some());
+        assert!(!key_id(NEW.as_bytes()).contains("secret"));
     }
 
     #[test]
@@ -217,18 +342,7 @@ mod tests {
     fn near_misses_are_rejected() {
         let k = keys();
         let now = Timestamp::now().unix_secs();
-        let good = AccessClaims {
-            iss: "userhub".into(),
-            aud: "userhub".into(),
-            sub: UserId::new().to_string(),
-            sid: SessionId::new(0).to_string(),
-            role: "user".into(),
-            iat: now,
-            nbf: now,
-            exp: now + 600,
-            jti: "j".into(),
-            typ: "access".into(),
-        };
+        let good = good_claims(now);
         assert!(k.verify(&k.sign(&good)).is_some());
         let variants = [
             AccessClaims {
@@ -297,5 +411,44 @@ mod tests {
         assert!(hashes_equal("abc", "abc"));
         assert!(!hashes_equal("abc", "abd"));
         assert!(!hashes_equal("abc", "ab"));
+    }
+
+    proptest::proptest! {
+        /// No string verifies as an access token or parses as a refresh token by chance,
+        /// and none makes either panic.
+        #[test]
+        fn arbitrary_strings_are_no_tokens(raw in ".*") {
+            proptest::prop_assert!(keys().verify(&raw).is_none());
+            proptest::prop_assert!(RefreshToken::parse(&raw).is_none());
+        }
+
+        /// JWT-shaped strings (three base64url parts) do not verify either.
+        #[test]
+        fn jwt_shaped_strings_do_not_verify(a in "[A-Za-z0-9_-]{0,60}", b in "[A-Za-z0-9_-]{0,120}", c in "[A-Za-z0-9_-]{0,60}") {
+            let raw = format!("{a}.{b}.{c}");
+            proptest::prop_assert!(keys().verify(&raw).is_none());
+        }
+
+        /// Changing any one character of an issued access token breaks it.
+        #[test]
+        fn any_single_change_breaks_an_access_token(at in 0usize..1000, with in "[A-Za-z0-9_.=-]") {
+            let k = keys();
+            let token = k.issue(UserId::new(), &SessionId::new(1), Role::User, Timestamp::now());
+            let i = at % token.len();
+            let changed = format!("{}{}{}", &token[..i], with, &token[i + 1..]);
+            if changed != token {
+                proptest::prop_assert!(k.verify(&changed).is_none(), "{} verified", changed);
+            }
+        }
+
+        /// Refresh tokens round-trip; API keys parse only in their exact shape.
+        #[test]
+        fn refresh_tokens_and_api_keys_parse_only_their_own_shape(raw in "uhk_.*|[0-9a-f-]{36}\\..*") {
+            let generated = RefreshToken::generate(UserId::new(), &SessionId::new(2));
+            proptest::prop_assert_eq!(RefreshToken::parse(&generated.expose()), Some(generated));
+            if let Some(key) = crate::auth::api_keys::parse(&raw) {
+                proptest::prop_assert_eq!(key.id.len(), 32);
+            }
+        }
     }
 }

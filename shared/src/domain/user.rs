@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
-use super::Timestamp;
+use super::{Actor, Timestamp};
 
 macro_rules! string_newtype {
     ($name:ident) => {
@@ -322,6 +322,16 @@ impl User {
     /// The authority version `after` is stored with when it replaces this user.
     pub fn authority_after(&self, after: &User) -> u64 {
         self.authority + u64::from(self.changes_authority(after))
+    }
+
+    /// Whether `actor` is this active admin taking its own admin power away (deactivating,
+    /// deleting, anonymising, erasing or demoting itself; `after` is `None` once erased).
+    /// Refused, so that the last person able to fix a mistake cannot lock themself out with
+    /// one request; another admin can do it.
+    pub fn is_self_lockout(&self, actor: &Actor, after: Option<&User>) -> bool {
+        self.is_active_admin()
+            && *actor == Actor::user(self.id)
+            && !after.is_some_and(User::is_active_admin)
     }
 }
 

@@ -377,4 +377,32 @@ mod tests {
             assert_eq!(parts.concat(), single[0]);
         }
     }
+
+    proptest::proptest! {
+        /// Whatever the name, the CSV parses back (RFC 4180) to one row whose cell is the
+        /// name, with a `'` in front exactly when it would start a formula.
+        #[test]
+        fn any_name_round_trips_through_csv_and_never_starts_a_formula(name in ".{0,60}") {
+            let u = user(Some(&name));
+            let text = whole(&encode(Format::Csv, Fields::Minimal, std::slice::from_ref(&u), 1 << 20));
+            let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+            let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().unwrap();
+            proptest::prop_assert_eq!(rows.len(), 1);
+            let cell = &rows[0][2];
+            proptest::prop_assert!(!cell.starts_with(FORMULA_STARTS), "{:?}", cell);
+            let original = if name.starts_with(FORMULA_STARTS) { &cell[1..] } else { cell };
+            proptest::prop_assert_eq!(original, name.as_str());
+        }
+
+        #[test]
+        fn neutralise_adds_one_quote_to_formulas_only(text in ".*") {
+            let out = neutralise(&text);
+            if text.starts_with(FORMULA_STARTS) {
+                let quoted = format!("'{text}");
+                proptest::prop_assert_eq!(out.as_ref(), quoted.as_str());
+            } else {
+                proptest::prop_assert_eq!(out.as_ref(), text.as_str());
+            }
+        }
+    }
 }

@@ -100,4 +100,57 @@ mod tests {
             assert!(k.open("s", &bad).is_err(), "{bad:?} opened");
         }
     }
+
+    /// Replaces the character at `at` (a char index) with `with`.
+    fn mutate(s: &str, at: usize, with: char) -> String {
+        let mut chars: Vec<char> = s.chars().collect();
+        let i = at % chars.len().max(1);
+        if chars.is_empty() {
+            return with.to_string();
+        }
+        chars[i] = with;
+        chars.into_iter().collect()
+    }
+
+    proptest::proptest! {
+        /// No input makes the decoder panic, and none opens without the key.
+        #[test]
+        fn any_string_fails_to_open_without_panicking(raw in ".*", scope in ".*") {
+            proptest::prop_assert!(key(1).open(&scope, &raw).is_err());
+        }
+
+        /// Strings shaped like cursors (two base64url parts) fail too.
+        #[test]
+        fn cursor_shaped_strings_fail(payload in "[A-Za-z0-9_-]{0,80}", tag in "[A-Za-z0-9_-]{0,50}") {
+            let raw = format!("{payload}.{tag}");
+            proptest::prop_assert!(key(1).open("s", &raw).is_err());
+        }
+
+        /// Every position round-trips in its own scope, and no other scope opens it.
+        #[test]
+        fn positions_round_trip_in_their_scope_only(
+            pos in proptest::collection::btree_map(".{0,20}", ".{0,40}", 0..5),
+            scope in ".{0,30}",
+            other in ".{0,30}",
+        ) {
+            let k = key(3);
+            let sealed = k.seal(&scope, &pos);
+            proptest::prop_assert_eq!(k.open(&scope, &sealed).unwrap(), pos);
+            if other != scope {
+                proptest::prop_assert!(k.open(&other, &sealed).is_err());
+            }
+        }
+
+        /// Changing any one character of a sealed cursor makes it fail.
+        #[test]
+        fn any_single_change_fails(at in 0usize..400, with in proptest::char::any()) {
+            let k = key(4);
+            let pos: Position = [("pk".to_string(), "USER#1".to_string()), ("sk".to_string(), "PROFILE".to_string())].into();
+            let sealed = k.seal("users", &pos);
+            let changed = mutate(&sealed, at, with);
+            if changed != sealed {
+                proptest::prop_assert!(k.open("users", &changed).is_err(), "{:?} opened", changed);
+            }
+        }
+    }
 }

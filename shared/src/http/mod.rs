@@ -6,21 +6,23 @@ pub mod cursor;
 mod health;
 mod json;
 mod request;
+mod routes;
 
-use axum::routing::get;
 use axum::Router;
 
 pub use auth::{Auth, PendingAuth};
 pub use json::{from_value, Json, Query, MAX_BODY_BYTES};
 pub use request::{ClientIp, RequestId};
+pub use routes::{Route, Routes};
 
 use crate::{AppState, Error};
 
 /// Turns a function's routes into the service it runs: adds `/health`, problem+json
 /// 404/405s, and the request middleware (request id, logging, problem rendering).
-pub fn app(routes: Router<AppState>, state: AppState) -> Router {
+pub fn app(routes: Routes, state: AppState) -> Router {
     routes
-        .route("/health", get(health::health))
+        .with_common()
+        .into_router()
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(axum::middleware::from_fn(request::middleware))
@@ -93,6 +95,21 @@ impl PageParams {
             Some(n) if (1..=Self::MAX_LIMIT).contains(&n) => Ok(n),
             Some(_) => Err(Error::field("limit", "must be from 1 to 100")),
         }
+    }
+
+    /// The page size, and where the page starts: the cursor, opened under `scope` (a
+    /// cursor of another list or query is a 400 `invalid_cursor`).
+    pub fn start(
+        &self,
+        cursors: &cursor::CursorKey,
+        scope: &str,
+    ) -> Result<(u32, Option<crate::store::Position>), Error> {
+        let after = self
+            .cursor
+            .as_deref()
+            .map(|c| cursors.open(scope, c))
+            .transpose()?;
+        Ok((self.limit()?, after))
     }
 }
 

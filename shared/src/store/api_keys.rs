@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::item::{s, Item};
 use super::keys;
-use super::{Store, StoreError};
+use super::{Page, Position, Store, StoreError};
 use crate::domain::{Scope, Timestamp};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -86,26 +86,14 @@ impl Store {
             .transpose()
     }
 
-    pub async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::API_KEYS))
-            .scan_index_forward(false)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Vec<_>>()
-            .await;
-        pages
-            .into_iter()
-            .map(|r| {
-                r.map_err(StoreError::aws)
-                    .and_then(|i| ApiKeyRecord::from_item(&Item(i)))
-            })
-            .collect()
+    /// One page of keys, newest first.
+    pub async fn api_keys_page(
+        &self,
+        limit: u32,
+        after: Option<Position>,
+    ) -> Result<Page<ApiKeyRecord>, StoreError> {
+        self.partition_page(keys::API_KEYS, limit, after, ApiKeyRecord::from_item)
+            .await
     }
 
     /// Deletes the key; `false` if there was none.

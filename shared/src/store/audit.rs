@@ -71,28 +71,7 @@ impl super::Store {
         limit: u32,
         after: Option<super::Position>,
     ) -> Result<super::Page<AuditEvent>, super::StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::audit_pk(user)))
-            .scan_index_forward(false)
-            .limit(limit as i32)
-            .set_exclusive_start_key(after.map(super::position_to_key))
-            .send()
+        self.partition_page(&keys::audit_pk(user), limit, after, audit_from)
             .await
-            .map_err(super::StoreError::aws)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| audit_from(&super::Item(i)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(super::Page {
-            items,
-            next: out.last_evaluated_key.map(super::key_to_position),
-            read: out.scanned_count.max(0) as usize,
-        })
     }
 }

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use super::item::{n, s, Item};
 use super::keys;
 use super::tx::Attrs;
-use super::{key_to_position, position_to_key, Page, Position, Store, StoreError};
+use super::{Page, Position, Store, StoreError};
 use crate::domain::export::{ExportFilters, ExportJob, Fields, Format, JobStatus, Trigger};
 use crate::domain::Timestamp;
 
@@ -72,7 +72,7 @@ fn job_item(job: &ExportJob) -> Attrs {
     item
 }
 
-fn job_from(item: &Item) -> Result<ExportJob, StoreError> {
+pub(super) fn job_from(item: &Item) -> Result<ExportJob, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("export job has an invalid {what}"));
     let filters = match item.0.get("filters") {
         Some(AttributeValue::M(map)) => {
@@ -130,29 +130,8 @@ impl Store {
         limit: u32,
         after: Option<Position>,
     ) -> Result<Page<ExportJob>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::EXPORTS))
-            .scan_index_forward(false)
-            .limit(limit as i32)
-            .set_exclusive_start_key(after.map(position_to_key))
-            .send()
+        self.partition_page(keys::EXPORTS, limit, after, job_from)
             .await
-            .map_err(StoreError::aws)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| job_from(&Item(i)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            next: out.last_evaluated_key.map(key_to_position),
-            read: out.scanned_count.max(0) as usize,
-        })
     }
 
     /// Moves a pending job to running and returns it; `None` when it is not pending (a

@@ -6,6 +6,7 @@ mod audit;
 mod counters;
 mod directory;
 mod imports;
+mod inventory;
 mod item;
 mod jobs;
 mod keys;
@@ -25,6 +26,7 @@ pub use api_keys::ApiKeyRecord;
 pub use counters::StatusCounts;
 pub use directory::READ_BUDGET;
 pub use imports::{import_job_id, Advance, Created, ImportTally, JobMoveError};
+pub use inventory::{NameReservation, Record, ReservationKind};
 pub use item::Item;
 pub use jobs::export_job_id;
 pub use rate_limits::Reservation;
@@ -38,30 +40,29 @@ pub enum StoreError {
     /// A stored item does not have the shape this code writes: a bug or a foreign writer.
     #[error("corrupt item: {0}")]
     Corrupt(String),
+    /// The table is slow, unreachable or throttling (see `faults::is_unavailable`): worth
+    /// trying again later, not a bug.
+    #[error("dynamodb unavailable: {0}")]
+    Unavailable(String),
     #[error("dynamodb: {0}")]
     Aws(String),
 }
 
 impl StoreError {
-    pub(crate) fn aws<E: std::error::Error + 'static>(
-        err: aws_sdk_dynamodb::error::SdkError<E>,
-    ) -> Self {
-        use std::error::Error as _;
-        // The SDK's Display is terse; the source chain carries the service's message.
-        let mut text = err.to_string();
-        let mut source = err.source();
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
+    pub(crate) fn aws<E>(err: aws_sdk_dynamodb::error::SdkError<E>) -> Self
+    where
+        E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+    {
+        let text = crate::faults::describe(&err);
+        if crate::faults::is_unavailable(&err) {
+            StoreError::Unavailable(text)
+        } else {
+            StoreError::Aws(text)
         }
-        StoreError::Aws(text)
     }
-}
 
-impl From<StoreError> for crate::Error {
-    fn from(err: StoreError) -> Self {
-        crate::Error::internal(err)
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
     }
 }
 
@@ -104,6 +105,40 @@ impl Store {
             .await
             .map_err(StoreError::aws)?;
         Ok(out.item.map(Item))
+    }
+
+    /// One page of the items of partition `pk`, newest (highest sort key) first, each
+    /// parsed by `parse`: the lists whose items share a partition (audit, jobs, API keys).
+    pub(crate) async fn partition_page<T>(
+        &self,
+        pk: &str,
+        limit: u32,
+        after: Option<Position>,
+        parse: impl Fn(&Item) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .set_exclusive_start_key(after.map(position_to_key))
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| parse(&Item(i)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            next: out.last_evaluated_key.map(key_to_position),
+            read: out.scanned_count.max(0) as usize,
+        })
     }
 
     /// Consistent reads of several items in one `BatchGetItem` (at most 100 keys), asking
