@@ -64,8 +64,10 @@ async fn asset(Path(file): Path<String>) -> Result<Response, Error> {
         return Err(Error::NotFound);
     }
     if !ASSETS.is_dir() {
-        tracing::error!(dir = %ASSETS.display(), "swagger-ui-dist is not installed: run `make install`");
-        return Err(Error::Unavailable);
+        return Err(Error::unavailable(format!(
+            "swagger-ui-dist is not installed in {}: run `make install`",
+            ASSETS.display()
+        )));
     }
     let bytes = match tokio::fs::read(ASSETS.join(&file)).await {
         Ok(bytes) => bytes,

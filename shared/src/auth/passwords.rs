@@ -1,8 +1,11 @@
 //! argon2id with the OWASP parameters (m=19456 KiB, t=2, p=1), set explicitly so a change
 //! of the crate's defaults can never weaken stored hashes.
 
+use std::sync::LazyLock;
+
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
 
 use super::tokens::bytes_equal;
 use crate::domain::import::{FirebaseScrypt, FIREBASE_PREFIX};
@@ -33,11 +36,29 @@ pub enum Verified {
     YesRehashed(String),
 }
 
-/// Hashes on a blocking thread: argon2 takes tens of milliseconds of CPU.
-pub async fn hash(password: String) -> Result<String, Error> {
-    tokio::task::spawn_blocking(move || hash_now(&password))
+/// At most one argon2 evaluation per CPU at a time. More would only queue for the same cores,
+/// holding 19 MiB each, and starve the I/O of every other request in the process (a burst of
+/// 100 parallel logins to the local API timed out its DynamoDB calls).
+static HASHING: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())));
+
+/// Runs argon2 work on a blocking thread (it takes tens of milliseconds of CPU) once one of
+/// the `HASHING` places is free.
+async fn argon2<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    let _place = HASHING
+        .acquire()
+        .await
+        .expect("the hashing semaphore is never closed");
+    tokio::task::spawn_blocking(work)
         .await
         .map_err(Error::internal)?
+}
+
+/// Hashes a new password.
+pub async fn hash(password: String) -> Result<String, Error> {
+    argon2(move || hash_now(&password)).await
 }
 
 fn new_salt() -> Result<SaltString, Error> {
@@ -58,9 +79,7 @@ fn hash_now(password: &str) -> Result<String, Error> {
 /// Verifies `password` against `stored`, or against the dummy hash when there is none,
 /// so every call costs one argon2 evaluation.
 pub async fn verify(password: String, stored: Option<String>) -> Result<Verified, Error> {
-    tokio::task::spawn_blocking(move || verify_now(&password, stored.as_deref()))
-        .await
-        .map_err(Error::internal)?
+    argon2(move || verify_now(&password, stored.as_deref())).await
 }
 
 fn verify_now(password: &str, stored: Option<&str>) -> Result<Verified, Error> {
