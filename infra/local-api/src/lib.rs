@@ -2,8 +2,8 @@
 //! merged, over the same handlers Lambda runs. Also the local stack's setup: the table
 //! and bucket, created from template.yaml.
 
-pub mod import_cli;
 mod docs;
+pub mod import_cli;
 pub mod setup;
 
 use axum::Router;
