@@ -14,7 +14,7 @@ PORT        ?= 3000
 HAVE_NEXTEST = $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
 TEST_CMD = $(if $(HAVE_NEXTEST),cargo nextest run --workspace --no-fail-fast,cargo test --workspace --no-fail-fast)
 
-.PHONY: dev test lint bench bench-export install clean-local package fuzz fuzz-quick
+.PHONY: dev test lint bench bench-export bench-import test-scale install clean-local package fuzz fuzz-quick
 
 # Local API on http://127.0.0.1:$(PORT) against a fresh local stack.
 # JWT_SECRET comes from the environment or .local/jwt_secret (generated once).
@@ -62,6 +62,18 @@ bench:
 BENCH_USERS ?= 100000
 bench-export:
 	$(STACK) run -- cargo run --release -p userhub-tests --bin bench_export -- --users $(BENCH_USERS)
+
+# Import throughput (rows with password_hash, rows with plain passwords) next to one core's
+# argon2id rate and Store::seed_users' raw write rate, and the peak RSS.
+IMPORT_ROWS ?= 20000
+IMPORT_PLAIN ?= 2000
+bench-import:
+	$(STACK) run -- cargo run --release -p userhub-tests --bin bench_import -- --rows $(IMPORT_ROWS) --plain $(IMPORT_PLAIN)
+
+# 100,000-row imports (password hashes; plain passwords) with short runs that continue
+# across invocations, checked exact at the end. Slow; not part of make test.
+test-scale:
+	$(STACK) run -- cargo nextest run --release -p userhub-tests --test imports --run-ignored only --no-capture
 
 install:
 	$(STACK) install

@@ -170,6 +170,17 @@ pub struct Config {
     /// the table's stream (which nothing consumes locally): the local API and tests.
     pub run_jobs_inline: bool,
     pub s3_force_path_style: bool,
+    /// The largest file an import accepts (checked with HeadObject before it is read).
+    pub import_max_bytes: u64,
+    /// Rows an import handles between two checkpoints.
+    pub import_batch_rows: usize,
+    /// Rows of a batch written at once.
+    pub import_write_concurrency: usize,
+    /// At most this long per run of an import before it checkpoints and continues in a
+    /// fresh invocation (besides the Lambda deadline): forces continuations in tests.
+    pub import_run_limit: Option<Duration>,
+    /// Test hook: the run stops dead, as a crash would, after writing this many rows.
+    pub import_fail_after_rows: Option<u64>,
     pub mail: MailConfig,
 }
 
@@ -266,6 +277,14 @@ impl Config {
             export_part_size: parsed.number("EXPORT_PART_SIZE_MIB", 8, 5, 64) as usize * MIB,
             run_jobs_inline: parsed.flag("RUN_JOBS_INLINE"),
             s3_force_path_style: parsed.flag("S3_FORCE_PATH_STYLE"),
+            import_max_bytes: parsed.number("IMPORT_MAX_MIB", 512, 1, 5 * 1024) * MIB as u64,
+            import_batch_rows: parsed.number("IMPORT_BATCH_ROWS", 500, 1, 5_000) as usize,
+            import_write_concurrency: parsed.number("IMPORT_WRITE_CONCURRENCY", 16, 1, 256)
+                as usize,
+            import_run_limit: parsed
+                .optional_number("IMPORT_RUN_SECONDS", 1, 86_400)
+                .map(Duration::from_secs),
+            import_fail_after_rows: parsed.optional_number("IMPORT_FAIL_AFTER_ROWS", 0, u64::MAX),
             mail: MailConfig {
                 from: parsed.sender("EMAIL_FROM", "noreply@userhub.localhost"),
                 public_url: parsed.public_url("PUBLIC_URL", "http://127.0.0.1:3000"),
@@ -316,6 +335,10 @@ impl<F: Fn(&str) -> Option<String>> Parsed<'_, F> {
                 default
             }
         }
+    }
+
+    fn optional_number(&mut self, key: &str, min: u64, max: u64) -> Option<u64> {
+        self.raw(key).map(|_| self.number(key, min, min, max))
     }
 
     fn seconds(&mut self, key: &str, default: u64, min: u64, max: u64) -> Duration {
@@ -414,6 +437,9 @@ mod tests {
         assert_eq!(c.export_scan_segments, 4);
         assert_eq!(c.export_part_size, 8 * 1024 * 1024);
         assert!(!c.run_jobs_inline);
+        assert_eq!(c.import_max_bytes, 512 * 1024 * 1024);
+        assert_eq!(c.import_run_limit, None);
+        assert_eq!(c.import_fail_after_rows, None);
         assert_eq!(c.mail.reset_token_ttl, Duration::from_secs(1800));
         assert_eq!(c.mail.verify_token_ttl, Duration::from_secs(2 * 86_400));
         assert_eq!(c.mail.invite_token_ttl, Duration::from_secs(7 * 86_400));

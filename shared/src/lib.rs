@@ -10,6 +10,7 @@ pub mod error;
 pub mod export;
 pub mod faults;
 pub mod http;
+pub mod import;
 pub mod mail;
 pub mod secrets;
 pub mod store;

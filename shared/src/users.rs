@@ -21,6 +21,9 @@ impl From<WriteError> for Error {
             WriteError::UsernameTaken => {
                 Error::conflict("username_taken", "username is already taken")
             }
+            WriteError::IdTaken => {
+                Error::conflict("id_taken", "a user with this id exists already")
+            }
             WriteError::VersionMismatch => Error::PreconditionFailed,
             WriteError::LastAdmin => {
                 Error::conflict("last_admin", "the last active admin cannot be removed")

@@ -586,3 +586,13 @@ pub fn only_new(mails: &[SentMail], before: usize, subject: &str) -> SentMail {
     assert_eq!(new[0].subject, subject);
     new[0].clone()
 }
+
+/// Peak resident set size of this process, from the kernel (KiB), for the benchmarks.
+pub fn peak_rss_kib() -> Result<u64, Box<dyn std::error::Error>> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmHWM in /proc/self/status".into())
+}

@@ -1,11 +1,13 @@
 //! What the jobs worker does with each kind of invocation.
 
 use serde_json::Value;
+use tokio::time::Instant;
 use userhub::domain::export::{
     ExportFilters, ExportRequest, Fields, Format, Trigger as ExportTrigger,
 };
 use userhub::export::{self, RunError};
-use userhub::store::{export_job_id, StoreError};
+use userhub::import::{self, Ran};
+use userhub::store::{export_job_id, import_job_id, StoreError};
 use userhub::Ctx;
 
 /// The invocations the worker accepts; anything else is refused so a misrouted event
@@ -60,16 +62,37 @@ pub enum JobError {
     /// The job's record could not be read or written; a retry may get through.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An import run stopped dead (the test hook that stands in for a crash).
+    #[error(transparent)]
+    Import(#[from] import::RunError),
 }
 
 /// Runs what the trigger asks for. A job that runs and fails is recorded as failed on its
 /// item and counts as handled; only bookkeeping failures fail the invocation (and retry).
 pub async fn handle(ctx: &Ctx, trigger: Trigger) -> Result<(), JobError> {
+    handle_until(ctx, trigger, None).await
+}
+
+/// `handle` within an invocation that ends at `deadline` (the Lambda `Context`'s): an
+/// import near it hands itself back as pending, and the stream delivers that change to a
+/// fresh invocation, which continues it.
+pub async fn handle_until(
+    ctx: &Ctx,
+    trigger: Trigger,
+    deadline: Option<Instant>,
+) -> Result<(), JobError> {
     match trigger {
         Trigger::Stream(keys) => {
             for (pk, sk) in keys {
-                let id = export_job_id(&pk, &sk).ok_or(JobError::UnknownJob(pk))?;
-                export::run(ctx, id).await?;
+                if let Some(id) = export_job_id(&pk, &sk) {
+                    export::run(ctx, id).await?;
+                } else if let Some(id) = import_job_id(&pk, &sk) {
+                    if let Ran::Continued = import::run(ctx, id, deadline).await? {
+                        tracing::info!(job = %id, "import handed back for the next invocation");
+                    }
+                } else {
+                    return Err(JobError::UnknownJob(pk));
+                }
             }
             Ok(())
         }
@@ -93,6 +116,14 @@ pub async fn handle(ctx: &Ctx, trigger: Trigger) -> Result<(), JobError> {
             }
         }
     }
+}
+
+/// The Lambda `Context` deadline (milliseconds since the epoch) as an `Instant`.
+pub fn deadline_instant(deadline_ms: u64) -> Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Instant::now() + std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let state = state.clone();
         async move {
             let trigger = Trigger::classify(&event.payload)?;
-            userhub_jobs::handle(&state, trigger).await?;
+            let deadline = userhub_jobs::deadline_instant(event.context.deadline);
+            userhub_jobs::handle_until(&state, trigger, Some(deadline)).await?;
             Ok::<(), lambda_runtime::Error>(())
         }
     }))

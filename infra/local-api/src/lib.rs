@@ -3,6 +3,7 @@
 //! and bucket, created from template.yaml.
 
 mod docs;
+pub mod import_cli;
 pub mod setup;
 
 use axum::Router;

@@ -7,6 +7,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
+use super::tokens::bytes_equal;
+use crate::domain::import::{FirebaseScrypt, FIREBASE_PREFIX};
 use crate::Error;
 
 pub const M_COST_KIB: u32 = 19_456;
@@ -91,27 +93,120 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<Verified
 }
 
 fn verify_now(password: &str, stored: Option<&str>) -> Result<Verified, Error> {
-    let real = stored.is_some();
-    let phc = stored.unwrap_or(DUMMY_HASH);
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        // An unparseable stored hash still pays one hash, then fails closed.
-        let _ = hasher().verify_password(
-            password.as_bytes(),
-            &PasswordHash::new(DUMMY_HASH).map_err(|e| Error::internal(e.to_string()))?,
-        );
+    let Some(stored) = stored else {
+        // No account: still pay one hash, then fail.
+        let _ = verify_argon2(password, DUMMY_HASH);
         return Ok(Verified::No);
     };
+    let (ok, current) = match imported_algorithm(stored) {
+        Some(algorithm) => (algorithm.verify(password, stored), false),
+        None => match verify_argon2(password, stored) {
+            Some((ok, current)) => (ok, current),
+            None => {
+                // An unparseable stored hash still pays one hash, then fails closed.
+                let _ = verify_argon2(password, DUMMY_HASH);
+                return Ok(Verified::No);
+            }
+        },
+    };
+    match (ok, current) {
+        (false, _) => Ok(Verified::No),
+        (true, true) => Ok(Verified::Yes),
+        (true, false) => hash_now(password).map(Verified::YesRehashed),
+    }
+}
+
+/// Whether `password` matches an argon2 PHC string, and whether that hash is as strong as
+/// today's; `None` when `phc` is not one.
+fn verify_argon2(password: &str, phc: &str) -> Option<(bool, bool)> {
+    let parsed = PasswordHash::new(phc).ok()?;
+    if !parsed.algorithm.as_str().starts_with("argon2") {
+        return None;
+    }
     let ok = hasher()
         .verify_password(password.as_bytes(), &parsed)
         .is_ok();
-    if !(ok && real) {
-        return Ok(Verified::No);
+    Some((ok, is_current(&parsed)))
+}
+
+/// Hash formats other systems use, accepted from imports (`domain::import::check_hash`)
+/// and verified at login with their own algorithm; a success rehashes with argon2id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Imported {
+    Bcrypt,
+    DjangoPbkdf2,
+    PhcPbkdf2,
+    PhcScrypt,
+    FirebaseScrypt,
+}
+
+fn imported_algorithm(stored: &str) -> Option<Imported> {
+    let prefixes = [
+        ("$2a$", Imported::Bcrypt),
+        ("$2b$", Imported::Bcrypt),
+        ("$2y$", Imported::Bcrypt),
+        ("pbkdf2_sha256$", Imported::DjangoPbkdf2),
+        ("$pbkdf2-sha256$", Imported::PhcPbkdf2),
+        ("$scrypt$", Imported::PhcScrypt),
+        (FIREBASE_PREFIX, Imported::FirebaseScrypt),
+    ];
+    prefixes
+        .iter()
+        .find(|(p, _)| stored.starts_with(p))
+        .map(|(_, a)| *a)
+}
+
+impl Imported {
+    /// Fails closed: a hash that does not parse never verifies.
+    fn verify(self, password: &str, stored: &str) -> bool {
+        let phc = |verifier: &dyn PasswordVerifier| {
+            PasswordHash::new(stored)
+                .is_ok_and(|h| verifier.verify_password(password.as_bytes(), &h).is_ok())
+        };
+        match self {
+            Imported::Bcrypt => bcrypt::verify(password, stored).unwrap_or(false),
+            Imported::DjangoPbkdf2 => verify_django(password, stored).unwrap_or(false),
+            Imported::PhcPbkdf2 => phc(&pbkdf2::Pbkdf2),
+            Imported::PhcScrypt => phc(&scrypt::Scrypt),
+            Imported::FirebaseScrypt => stored
+                .strip_prefix(FIREBASE_PREFIX)
+                .and_then(FirebaseScrypt::parse)
+                .and_then(|f| verify_firebase(password, &f))
+                .unwrap_or(false),
+        }
     }
-    if is_current(&parsed) {
-        Ok(Verified::Yes)
-    } else {
-        hash_now(password).map(Verified::YesRehashed)
-    }
+}
+
+/// Django's `pbkdf2_sha256$<iterations>$<salt>$<base64 of the 32-byte key>`.
+fn verify_django(password: &str, stored: &str) -> Option<bool> {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    let mut parts = stored.strip_prefix("pbkdf2_sha256$")?.split('$');
+    let iterations: u32 = parts.next()?.parse().ok()?;
+    let salt = parts.next()?;
+    let expected = STANDARD.decode(parts.next()?).ok()?;
+    let mut derived = vec![0u8; expected.len()];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+        password.as_bytes(),
+        salt.as_bytes(),
+        iterations,
+        &mut derived,
+    );
+    Some(bytes_equal(&derived, &expected))
+}
+
+/// Firebase's scrypt: scrypt(password, salt ‖ separator, N = 2^mem_cost, r = rounds, p = 1)
+/// keys AES-256-CTR (zero IV), which encrypts the project's signer key; that is the hash.
+fn verify_firebase(password: &str, f: &FirebaseScrypt) -> Option<bool> {
+    use aes::cipher::{KeyIvInit, StreamCipher};
+    let params = scrypt::Params::new(f.mem_cost as u8, f.rounds, 1, 64).ok()?;
+    let mut derived = [0u8; 64];
+    let salt = [f.salt.as_slice(), f.salt_separator.as_slice()].concat();
+    scrypt::scrypt(password.as_bytes(), &salt, &params, &mut derived).ok()?;
+    let mut block = f.signer_key.clone();
+    let mut cipher = ctr::Ctr128BE::<aes::Aes256>::new(derived[..32].into(), &[0u8; 16].into());
+    cipher.apply_keystream(&mut block);
+    Some(bytes_equal(&block, &f.hash))
 }
 
 fn is_current(hash: &PasswordHash<'_>) -> bool {

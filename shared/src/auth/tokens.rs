@@ -234,8 +234,13 @@ pub fn sha256_hex(input: &str) -> String {
 
 /// Compares two hashes without leaking the position of the first difference.
 pub fn hashes_equal(a: &str, b: &str) -> bool {
+    bytes_equal(a.as_bytes(), b.as_bytes())
+}
+
+/// `hashes_equal` for raw digests.
+pub fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 #[cfg(test)]

@@ -69,4 +69,9 @@ impl Actor {
     pub fn system() -> Self {
         Self("system".into())
     }
+
+    /// An actor as a job recorded it (`requested_by`), acting again for that job.
+    pub fn recorded(raw: &str) -> Self {
+        Self(raw.to_owned())
+    }
 }

@@ -7,6 +7,10 @@ use super::input::Errors;
 use super::{Status, Timestamp};
 use crate::error::FieldError;
 
+/// What a spreadsheet would read as the start of a formula (OWASP's CSV injection list):
+/// CSV exports protect such cells with a leading `'`, and imports read them back.
+pub const FORMULA_STARTS: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\n'];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod audit;
 pub mod export;
+pub mod import;
 pub mod input;
 pub mod lifecycle;
 pub mod listing;

@@ -96,12 +96,9 @@ impl Serialize for Cell<'_> {
     }
 }
 
-/// What a spreadsheet would read as the start of a formula (OWASP's CSV injection list).
-const FORMULA_STARTS: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\n'];
-
 /// A CSV cell a spreadsheet shows as text: one that would start a formula gets a leading `'`.
 pub fn neutralise(text: &str) -> Cow<'_, str> {
-    if text.starts_with(FORMULA_STARTS) {
+    if text.starts_with(crate::domain::export::FORMULA_STARTS) {
         Cow::Owned(format!("'{text}"))
     } else {
         Cow::Borrowed(text)
@@ -237,6 +234,7 @@ fn csv_writer(buffer: Vec<u8>) -> Box<csv::Writer<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::export::FORMULA_STARTS;
     use crate::domain::{DisplayName, Email, Status, Timestamp, UserId, Username};
 
     fn user(name: Option<&str>) -> User {

@@ -4,7 +4,7 @@
 
 pub mod encode;
 pub mod job;
-mod upload;
+pub(crate) mod upload;
 
 use serde::Serialize;
 

@@ -94,3 +94,7 @@ pub(super) fn token(hash: &str) -> (String, String) {
 pub(super) fn current_token(user: UserId, purpose: &str) -> (String, String) {
     (format!("TOKENS#{user}"), purpose.to_owned())
 }
+
+/// Every import job shares one partition, sorted by time-ordered id. The stream filter in
+/// template.yaml matches this `pk` exactly.
+pub(super) const IMPORTS: &str = "IMPORT";

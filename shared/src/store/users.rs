@@ -21,6 +21,8 @@ pub enum WriteError {
     EmailTaken,
     #[error("username is already taken")]
     UsernameTaken,
+    #[error("a user with this id exists already")]
+    IdTaken,
     #[error("the user changed since it was read")]
     VersionMismatch,
     #[error("the last active admin cannot be removed")]
@@ -123,7 +125,7 @@ pub(super) fn user_from(item: &Item) -> Result<User, StoreError> {
     })
 }
 
-fn reservation_item(pk_sk: (String, String), id: UserId) -> Attrs {
+pub(super) fn reservation_item(pk_sk: (String, String), id: UserId) -> Attrs {
     let mut item = key(pk_sk.0, pk_sk.1);
     item.insert("user_id".into(), s(id.to_string()));
     item
@@ -131,7 +133,7 @@ fn reservation_item(pk_sk: (String, String), id: UserId) -> Attrs {
 
 /// Counts by status (and of active admins) that a change of one user moves.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Deltas {
+pub(super) struct Deltas {
     active: i64,
     inactive: i64,
     deleted: i64,
@@ -140,7 +142,7 @@ struct Deltas {
 }
 
 impl Deltas {
-    fn between(before: Option<&User>, after: Option<&User>) -> Self {
+    pub(super) fn between(before: Option<&User>, after: Option<&User>) -> Self {
         let mut d = Deltas::default();
         for (user, sign) in [(before, -1), (after, 1)] {
             if let Some(u) = user {
@@ -160,13 +162,23 @@ impl Deltas {
         d
     }
 
-    fn is_zero(self) -> bool {
+    pub(super) fn is_zero(self) -> bool {
         self == Deltas::default()
+    }
+
+    pub(super) fn plus(self, other: Deltas) -> Self {
+        Self {
+            active: self.active + other.active,
+            inactive: self.inactive + other.inactive,
+            deleted: self.deleted + other.deleted,
+            active_admins: self.active_admins + other.active_admins,
+            email_verified: self.email_verified + other.email_verified,
+        }
     }
 }
 
 impl Store {
-    fn counter_write(&self, d: Deltas) -> Write {
+    pub(super) fn counter_write(&self, d: Deltas) -> Write {
         let mut parts = Vec::new();
         let mut values = Attrs::new();
         for (name, v) in [
@@ -199,13 +211,23 @@ impl Store {
 
     fn signup_write(&self, created_at: Timestamp) -> Write {
         let (year, month) = created_at.year_month();
+        self.signups_write(year, &[(month, 1)])
+    }
+
+    /// Adds `count` signups to each `(month, count)` of `year`'s counter item.
+    pub(super) fn signups_write(&self, year: i32, months: &[(u32, i64)]) -> Write {
+        let adds: Vec<String> = months.iter().map(|(m, _)| format!("m{m} :m{m}")).collect();
+        let values = months
+            .iter()
+            .map(|(m, count)| (format!(":m{m}"), n(count)))
+            .collect();
         Write::update(
             &self.table,
             key(keys::COUNTERS, keys::signups_sk(year)),
-            &format!("ADD m{month} :one"),
+            &format!("ADD {}", adds.join(", ")),
             None,
             HashMap::new(),
-            HashMap::from([(":one".to_owned(), n(1))]),
+            values,
         )
     }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use userhub::domain::export::{ExportRequest, Fields, Format, Trigger};
 use userhub::{AppState, Ctx};
-use userhub_tests::{download, seed_user, seed_users, TestApp};
+use userhub_tests::{download, peak_rss_kib, seed_user, seed_users, TestApp};
 
 /// DESIGN.md's budget for an export's peak RSS.
 const RSS_BUDGET_KIB: u64 = 64 * 1024;
@@ -37,16 +37,6 @@ async fn main() -> ExitCode {
 }
 
 type BoxError = Box<dyn std::error::Error>;
-
-/// Peak resident set size of this process, from the kernel (KiB).
-fn peak_rss_kib() -> Result<u64, BoxError> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| "no VmHWM in /proc/self/status".into())
-}
 
 /// Runs one export against the table and bucket named in the environment; prints its
 /// numbers as one JSON line.

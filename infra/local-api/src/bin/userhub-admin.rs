@@ -6,6 +6,8 @@
 //! - `check [--repair] [--stuck-after SECONDS]`: reports every broken invariant of the
 //!   table (`userhub::check`), and with `--repair` fixes what is safe. Exits 1 while
 //!   anything is still broken.
+//! - `import FILE [--mode upsert] [--dry-run] [--format csv|json|ndjson]`: runs an import
+//!   job from this terminal with a progress bar (`userhub_local_api::import_cli`).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,7 +17,7 @@ use userhub::faults::Caller;
 use userhub::Ctx;
 use userhub_local_api::setup::bootstrap_admin_from_env;
 
-const USAGE: &str = "usage: userhub-admin bootstrap | check [--repair] [--stuck-after SECONDS]
+const USAGE: &str = "usage: userhub-admin bootstrap | check [--repair] [--stuck-after SECONDS] | import FILE [--mode create|upsert] [--dry-run] [--format csv|json|ndjson]
   env: TABLE_NAME, BUCKET_NAME, JWT_SECRET, BOOTSTRAP_ADMIN_EMAIL?, BOOTSTRAP_ADMIN_PASSWORD?";
 
 #[tokio::main]
@@ -31,6 +33,7 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
             Ok(ExitCode::SUCCESS)
         }
         "check" => run_check(parse_check(flags)?).await,
+        "import" => import(flags).await,
         _ => Err(USAGE.into()),
     }
 }
@@ -69,4 +72,29 @@ async fn run_check(options: Options) -> Result<ExitCode, Box<dyn std::error::Err
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn import(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let args = userhub_local_api::import_cli::ImportArgs::parse(args)
+        .map_err(|e| format!("{e}\n{USAGE}"))?;
+    let ctx = Ctx::from_env().await?;
+    let done = userhub_local_api::import_cli::run(&ctx, &args).await?;
+    let c = done.job.counts;
+    println!(
+        "import {} {}: {} rows, {} created, {} updated, {} unchanged, {} failed",
+        done.job.id,
+        done.job.status.as_str(),
+        c.total.unwrap_or(0),
+        c.created,
+        c.updated,
+        c.unchanged,
+        c.failed
+    );
+    if let Some(error) = &done.job.error {
+        println!("error: {error}");
+    }
+    if let Some(url) = &done.report_url {
+        println!("report: {url}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
