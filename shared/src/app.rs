@@ -98,6 +98,8 @@ impl Ctx {
 /// request (or a health check) for the SDK's default minutes.
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        // Compiled-in root certificates: no certificate files read on a cold start.
+        .http_client(crate::sdk_http::https_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(2))

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod export;
 pub mod http;
+pub mod sdk_http;
 pub mod store;
 pub mod telemetry;
 pub mod users;
