@@ -49,10 +49,10 @@ bench-build:
 # a budget is missed. bench-quick takes fewer samples (about a minute once built) and
 # writes target/bench-quick/BENCHMARKS.md instead.
 bench: bench-build
-	$(STACK) run -- target/release/bench --strict
+	$(STACK) run -- $${CARGO_TARGET_DIR:-target}/release/bench --strict
 
 bench-quick: bench-build
-	$(STACK) run -- target/release/bench --quick --strict
+	$(STACK) run -- $${CARGO_TARGET_DIR:-target}/release/bench --quick --strict
 
 # Export throughput next to a raw parallel Scan, and the export's peak RSS, over a table
 # of 100,000 seeded users (BENCH_USERS to change).

@@ -23,15 +23,15 @@ pub fn register_font() -> Result<(), BoxError> {
         .iter()
         .find_map(|f| std::fs::read(f).ok())
         .ok_or("no DejaVu Sans font found (Debian: fonts-dejavu-core)")?;
+    // plotters keeps the font for the life of the process.
     let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-    register_font_bytes(bytes)
-}
-
-fn register_font_bytes(bytes: &'static [u8]) -> Result<(), BoxError> {
     plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
         .map_err(|_| "the font does not parse")?;
     Ok(())
 }
+
+/// What a load panel plots of a cell.
+type Metric = fn(&Cell) -> f64;
 
 type Drawn = Result<(), Box<dyn std::error::Error>>;
 
@@ -141,7 +141,7 @@ pub fn load(path: &Path, cells: &[Cell]) -> Drawn {
     let (left, right) = root.split_horizontally(500);
     let x_max = *CONCURRENCY.last().expect("levels") as f64 * 1.1;
     let colors = [BLUE, RED, GREEN];
-    let panels: [(&str, fn(&Cell) -> f64); 2] = [
+    let panels: [(&str, Metric); 2] = [
         ("requests/s", |c| c.per_sec),
         ("p99 (ms)", |c| c.stats.p99.as_secs_f64() * 1e3),
     ];

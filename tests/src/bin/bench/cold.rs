@@ -3,7 +3,6 @@
 //! hello world and the Python peer; then each one's size and its memory after its first
 //! invocation.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -132,7 +131,7 @@ pub async fn measure(
         };
         table.row(vec![
             name.clone(),
-            size(&p.path),
+            size(p),
             ms(s.p50),
             ms(s.min),
             ms(s.max),
@@ -148,11 +147,11 @@ pub async fn measure(
     })
 }
 
-fn size(path: &PathBuf) -> String {
-    if path.extension().is_some_and(|e| e == "py") {
+fn size(p: &Program) -> String {
+    if p.peer {
         return "(script)".into();
     }
-    std::fs::metadata(path).map_or_else(|_| "?".into(), |m| mib(m.len()))
+    std::fs::metadata(&p.path).map_or_else(|_| "?".into(), |m| mib(m.len()))
 }
 
 impl Peer {
