@@ -197,7 +197,7 @@ mod tests {
         let mut t = Table::new("T", "how", &["name", "value"]);
         t.row(vec!["a".into(), "1.00 ms".into()]);
         t.note("n");
-        assert!(t.text().contains("  a  1.00 ms"));
+        assert!(t.text().contains("\n  a     1.00 ms\n"), "{}", t.text());
         let md = t.markdown();
         assert!(md.contains("| name | value |\n| --- | ---: |\n| a | 1.00 ms |"));
         assert!(md.contains("- n"));
