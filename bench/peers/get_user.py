@@ -23,7 +23,8 @@ TABLE = os.environ["TABLE_NAME"]
 SECRET = os.environ["JWT_SECRET"].encode()
 CLIENT = boto3.client("dynamodb")
 DESERIALIZE = TypeDeserializer().deserialize
-HIDDEN = {"pk", "sk", "password_hash", "gsi1pk", "gsi1sk"}
+# Key and index attributes, and the hash, are not part of the user resource.
+HIDDEN = {"pk", "sk", "password_hash", "dir", "created_sk", "email_sk", "username_sk", "name_sk", "name_lc"}
 
 
 def b64url(part):
