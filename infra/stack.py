@@ -477,12 +477,15 @@ def run(ddb_port: int | None, s3_port: int | None, cmd: list[str]) -> int:
         env = dict(os.environ)
         env["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.url
         env["AWS_ENDPOINT_URL_S3"] = s3.url
+        # moto is multi-service: it serves SSM Parameter Store (the JWT secrets) too.
+        env["AWS_ENDPOINT_URL_SSM"] = s3.url
         env.setdefault("AWS_REGION", "us-east-1")
         env.setdefault("AWS_ACCESS_KEY_ID", "test")
         env.setdefault("AWS_SECRET_ACCESS_KEY", "test")
         env.setdefault("AWS_EC2_METADATA_DISABLED", "true")
         env["S3_FORCE_PATH_STYLE"] = "true"
         env["USERHUB_DYNAMODB_PID"] = str(ddb.proc.pid)
+        env["USERHUB_S3_PID"] = str(s3.proc.pid)
         env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
         for k in ("NO_PROXY", "no_proxy"):  # never send loopback traffic to a proxy
             env[k] = ",".join(x for x in (env.get(k), "127.0.0.1", "localhost") if x)

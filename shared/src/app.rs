@@ -2,13 +2,12 @@
 //! at cold start and reused by every invocation.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
+use crate::faults::Caller;
 use crate::store::Store;
 
 pub type AppState = Arc<Ctx>;
@@ -21,6 +20,9 @@ pub struct Ctx {
     pub tokens: TokenKeys,
     pub clock: Clock,
     pub cursors: crate::http::cursor::CursorKey,
+    /// Where the credentials that sign presigned links come from, to learn when they
+    /// expire (a link dies with them); `None` when unknown.
+    pub signing_credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
 }
 
 /// Wall-clock time for time windows, with an offset tests can move forward instead of
@@ -46,14 +48,21 @@ impl Clock {
 pub enum StartupError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
 }
 
 impl Ctx {
     /// Reads the environment (AWS_ENDPOINT_URL_* included, so the same binary talks to the
-    /// local stack or to AWS) and builds the clients.
+    /// local stack or to AWS) and builds the clients for HTTP requests.
     pub async fn from_env() -> Result<AppState, StartupError> {
-        let config = Config::from_env()?;
-        let sdk = load_sdk_config().await;
+        Self::from_env_for(Caller::Interactive).await
+    }
+
+    /// As `from_env`, with the SDK timeouts and retries of `caller`.
+    pub async fn from_env_for(caller: Caller) -> Result<AppState, StartupError> {
+        let sdk = load_sdk_config_for(caller).await;
+        let config = config_from(&sdk, |key| std::env::var(key).ok()).await?;
         Ok(Self::new(config, &sdk))
     }
 
@@ -64,13 +73,23 @@ impl Ctx {
                 .force_path_style(config.s3_force_path_style)
                 .build(),
         );
-        Self::with_clients(config, dynamodb, s3)
+        Self::build(config, dynamodb, s3, sdk.credentials_provider())
     }
 
+    /// A context over clients built elsewhere; its export links expire by their TTL alone.
     pub fn with_clients(
         config: Config,
         dynamodb: aws_sdk_dynamodb::Client,
         s3: aws_sdk_s3::Client,
+    ) -> AppState {
+        Self::build(config, dynamodb, s3, None)
+    }
+
+    fn build(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        s3: aws_sdk_s3::Client,
+        signing_credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
     ) -> AppState {
         Arc::new(Self {
             store: Store::new(dynamodb, config.table_name.clone()),
@@ -78,6 +97,7 @@ impl Ctx {
             tokens: TokenKeys::new(&config),
             clock: Clock::default(),
             cursors: crate::http::cursor::CursorKey::derive(&config.jwt_secret),
+            signing_credentials,
             config,
         })
     }
@@ -94,18 +114,31 @@ impl Ctx {
     }
 }
 
-/// The shared SDK configuration with timeouts that keep a dead dependency from holding a
-/// request (or a health check) for the SDK's default minutes.
+/// The configuration `lookup` gives, with the secrets that a `*_PARAMETER` setting names
+/// read from SSM Parameter Store (they take the place of the plain settings).
+pub async fn config_from(
+    sdk: &SdkConfig,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Config, StartupError> {
+    let fetched = crate::secrets::fetch(sdk, &lookup).await?;
+    Ok(Config::from_lookup(|key| {
+        fetched.get(key).or_else(|| lookup(key))
+    })?)
+}
+
+/// The shared SDK configuration for HTTP requests, whose timeouts keep a dead dependency
+/// from holding a request (or a health check) for the SDK's default minutes.
 pub async fn load_sdk_config() -> SdkConfig {
+    load_sdk_config_for(Caller::Interactive).await
+}
+
+/// The shared SDK configuration with the timeouts and retries of `caller` (see `faults`).
+pub async fn load_sdk_config_for(caller: Caller) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         // Compiled-in root certificates: no certificate files read on a cold start.
         .http_client(crate::sdk_http::https_client())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(10))
-                .build(),
-        )
+        .timeout_config(caller.timeouts())
+        .retry_config(caller.retries())
         .load()
         .await
 }

@@ -142,6 +142,9 @@ pub struct Config {
     pub table_name: String,
     pub bucket_name: String,
     pub jwt_secret: Secret,
+    /// The secret being rotated out: tokens it signed still verify (by their `kid`), none
+    /// are signed with it.
+    pub jwt_secret_previous: Option<Secret>,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub access_token_ttl: Duration,
@@ -199,11 +202,19 @@ impl Config {
                 .map_err(|e| parsed.problems.push(format!("JWT_SECRET {e}")))
                 .ok()
         };
+        let jwt_secret_previous = lookup("JWT_SECRET_PREVIOUS")
+            .filter(|v| !v.is_empty())
+            .and_then(|v| {
+                Secret::new(v.into_bytes())
+                    .map_err(|e| parsed.problems.push(format!("JWT_SECRET_PREVIOUS {e}")))
+                    .ok()
+            });
         let defaults = RateLimits::default();
         let config = Config {
             table_name,
             bucket_name,
             jwt_secret: jwt_secret.unwrap_or_else(|| Secret(vec![0; Secret::MIN_LEN])),
+            jwt_secret_previous,
             jwt_issuer: parsed.string("JWT_ISSUER", "userhub"),
             jwt_audience: parsed.string("JWT_AUDIENCE", "userhub"),
             access_token_ttl: parsed.seconds("ACCESS_TOKEN_TTL", 900, 60, 86_400),
@@ -365,7 +376,20 @@ mod tests {
 
     #[test]
     fn secret_debug_hides_bytes() {
-        let c = config(&BASE).unwrap();
-        assert!(!format!("{c:?}").contains("0123456789abcdef"));
+        let mut vars = BASE.to_vec();
+        vars.push(("JWT_SECRET_PREVIOUS", "fedcba9876543210fedcba9876543210"));
+        let c = config(&vars).unwrap();
+        assert!(c.jwt_secret_previous.is_some());
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("0123456789abcdef") && !debug.contains("fedcba98"));
+    }
+
+    #[test]
+    fn a_previous_secret_is_optional_but_as_strong() {
+        assert!(config(&BASE).unwrap().jwt_secret_previous.is_none());
+        let mut vars = BASE.to_vec();
+        vars.push(("JWT_SECRET_PREVIOUS", "short"));
+        let err = config(&vars).unwrap_err().to_string();
+        assert!(err.contains("JWT_SECRET_PREVIOUS"), "{err}");
     }
 }

@@ -64,8 +64,9 @@ pub enum Error {
     RateLimited(RateLimited),
     #[error("cursor is invalid or was made for another query")]
     InvalidCursor,
-    #[error("service unavailable")]
-    Unavailable,
+    /// A dependency is slow, unreachable or throttling. The cause is for the log only.
+    #[error("a dependency is unavailable; try again shortly")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -87,6 +88,11 @@ impl Error {
 
     pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(source.into())
+    }
+
+    /// 503 `unavailable` with `Retry-After`; `cause` goes to the log, never to the client.
+    pub fn unavailable(cause: impl Into<String>) -> Self {
+        Self::Unavailable(cause.into())
     }
 
     pub const fn unauthorized() -> Self {
@@ -136,7 +142,7 @@ impl Error {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -157,7 +163,7 @@ impl Error {
             Self::PreconditionFailed => "precondition_failed",
             Self::RateLimited(_) => "rate_limited",
             Self::InvalidCursor => "invalid_cursor",
-            Self::Unavailable => "unavailable",
+            Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -248,6 +254,9 @@ impl IntoResponse for Error {
             // and never reaches the client.
             tracing::error!(error = %source, cause = ?source, "internal error");
         }
+        if let Self::Unavailable(cause) = &self {
+            tracing::warn!(error = %cause, "dependency unavailable");
+        }
         let mut headers = Vec::new();
         match &self {
             Self::Unauthenticated { code, .. } => headers.push((
@@ -267,6 +276,10 @@ impl IntoResponse for Error {
                 ));
                 headers.push((header::HeaderName::from_static("ratelimit-reset"), reset));
             }
+            Self::Unavailable(_) => headers.push((
+                header::RETRY_AFTER,
+                crate::faults::RETRY_AFTER_SECS.to_string(),
+            )),
             _ => {}
         }
         let problem = self.into_problem();
@@ -282,4 +295,40 @@ impl IntoResponse for Error {
     }
 }
 
+impl From<crate::store::StoreError> for Error {
+    fn from(err: crate::store::StoreError) -> Self {
+        match err {
+            crate::store::StoreError::Unavailable(cause) => Error::unavailable(cause),
+            err => Error::internal(err),
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn an_unavailable_table_is_a_503_with_retry_after_and_no_aws_text() {
+        let cause = "request has timed out: operation timeout occurred after 3.5s";
+        let res = Error::from(StoreError::Unavailable(cause.into())).into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            res.headers()[header::RETRY_AFTER],
+            crate::faults::RETRY_AFTER_SECS.to_string()
+        );
+        let problem = res.extensions().get::<Problem>().expect("problem");
+        assert_eq!(problem.code, "unavailable");
+        assert!(!problem.detail.contains("timed out"), "{}", problem.detail);
+    }
+
+    #[test]
+    fn any_other_store_failure_stays_a_500() {
+        let res = Error::from(StoreError::Aws("ValidationException".into())).into_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(res.headers().get(header::RETRY_AFTER).is_none());
+    }
+}

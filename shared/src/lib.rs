@@ -3,12 +3,15 @@
 
 pub mod app;
 pub mod auth;
+pub mod check;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod export;
+pub mod faults;
 pub mod http;
 pub mod sdk_http;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod users;

@@ -4,7 +4,7 @@
 use crate::auth::passwords;
 use crate::domain::input::{Changes, NewUser};
 use crate::domain::{Actor, AuditEvent, Email, Status, Timestamp, User, UserId, Username};
-use crate::store::{SessionRecord, WriteError};
+use crate::store::WriteError;
 use crate::{Ctx, Error};
 
 impl From<WriteError> for Error {
@@ -49,6 +49,7 @@ pub async fn create(
         last_login_at: None,
         version: 1,
         password_hash,
+        authority: 1,
     };
     let audit = AuditEvent::new(user.id, actor, action, request_id);
     ctx.store.create_user(&user, &audit).await?;
@@ -98,23 +99,20 @@ pub async fn change(
             a.updated_at = Timestamp::now();
             a
         });
-        // Losing access or privileges takes effect at once: the sessions (and the role
-        // claims of their access tokens) end with the change.
-        let ends_sessions = match &after {
-            None => true,
-            Some(a) => {
-                (user.status == Status::Active && a.status != Status::Active)
-                    || user.is_admin != a.is_admin
-            }
-        };
-        let end: &[SessionRecord] = if ends_sessions { &sessions } else { &[] };
         let audit = AuditEvent::new(id, actor.clone(), action, request_id).with_fields(fields);
         match ctx
             .store
-            .save_user(&user, after.as_ref(), &audit, end)
+            .save_user(&user, after.as_ref(), &audit, None)
             .await
         {
-            Ok(()) => return Ok(after),
+            Ok(()) => {
+                // A change of authority (or an erasure) has already ended every session, by
+                // the version the write bumped; their items can go.
+                if after.as_ref().is_none_or(|a| user.changes_authority(a)) {
+                    crate::auth::service::sweep_sessions(ctx, id, &sessions).await;
+                }
+                return Ok(after);
+            }
             Err(WriteError::VersionMismatch) if if_match.is_none() && attempt < UPDATE_ATTEMPTS => {
                 continue
             }

@@ -15,6 +15,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 use userhub::config::Config;
+use userhub::faults::Caller;
 use userhub::{AppState, Ctx};
 
 pub use serde_json::json;
@@ -34,6 +35,13 @@ fn require_stack() {
     );
 }
 
+/// The SDK configuration tests use: the jobs worker's patient timeouts, not an HTTP
+/// request's 3.5 s. Many test runs share one machine's cores, and a DynamoDB Local starved of
+/// CPU can take seconds to answer; a test is about its own subject, not about that.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    userhub::app::load_sdk_config_for(Caller::Worker).await
+}
+
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
 }
@@ -45,8 +53,15 @@ impl TestApp {
 
     /// A test app whose configuration has `overrides` on top of the test defaults.
     pub async fn with_env(overrides: &[(&str, &str)]) -> Self {
+        Self::with_budget(Caller::Worker, overrides).await
+    }
+
+    /// A test app whose AWS clients have `caller`'s SDK timeouts and retries. Tests default
+    /// to the worker's patient budget (`sdk_config`); the fault tests, which are about an
+    /// HTTP request's budget, ask for `Caller::Interactive`.
+    pub async fn with_budget(caller: Caller, overrides: &[(&str, &str)]) -> Self {
         let config = Self::config(overrides);
-        let sdk = userhub::app::load_sdk_config().await;
+        let sdk = userhub::app::load_sdk_config_for(caller).await;
         let state = Ctx::new(config, &sdk);
         Self::provision(&state).await;
         Self::from_state(state)
@@ -368,6 +383,7 @@ pub fn seed_user(i: usize, name: Option<&str>) -> userhub::domain::User {
         updated_at: created.plus_secs(60),
         last_login_at: i.is_multiple_of(2).then(|| created.plus_secs(3600)),
         version: 1,
+        authority: 1,
         password_hash: None,
     }
 }

@@ -720,7 +720,7 @@ impl aws_sdk_s3::config::Intercept for FailUploadParts {
 #[tokio::test]
 async fn an_s3_failure_mid_upload_leaves_no_object_and_a_failed_job() {
     let config = TestApp::config(&[INLINE]);
-    let sdk = userhub::app::load_sdk_config().await;
+    let sdk = userhub_tests::sdk_config().await;
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)
@@ -758,7 +758,7 @@ async fn a_missing_bucket_fails_the_job_with_a_clear_error() {
     let (_, admin) = app.admin("boss").await;
     let mut config = app.state.config.clone();
     config.bucket_name = format!("missing-{}", uuid::Uuid::now_v7().simple());
-    let elsewhere = Ctx::new(config, &userhub::app::load_sdk_config().await);
+    let elsewhere = Ctx::new(config, &userhub_tests::sdk_config().await);
 
     let id = start(&app, &admin, json!({"format": "json", "fields": "minimal"})).await;
     let job = export::run(&elsewhere, &id).await.unwrap().unwrap();

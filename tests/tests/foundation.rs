@@ -16,7 +16,7 @@ async fn health_reports_both_dependencies_ok() {
 #[tokio::test]
 async fn health_names_dynamodb_when_it_is_down() {
     let config = TestApp::config(&[]);
-    let sdk = userhub::app::load_sdk_config().await;
+    let sdk = userhub_tests::sdk_config().await;
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)

@@ -37,7 +37,7 @@ async fn provisioned() -> Vec<(String, String)> {
     ];
     let overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let config = TestApp::config(&overrides);
-    let sdk = userhub::app::load_sdk_config().await;
+    let sdk = userhub_tests::sdk_config().await;
     let state = userhub::Ctx::new(config, &sdk);
     TestApp::provision(&state).await;
     env

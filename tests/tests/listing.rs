@@ -41,6 +41,7 @@ fn seed_set() -> Vec<User> {
                 updated_at: created,
                 last_login_at: None,
                 version: 1,
+                authority: 1,
                 password_hash: None,
             }
         })

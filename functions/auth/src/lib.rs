@@ -12,7 +12,7 @@ use serde::Deserialize;
 use userhub::auth::rate_limit::Action;
 use userhub::auth::service;
 use userhub::domain::input::{ChangesInput, NewUserInput};
-use userhub::domain::{Actor, LoginName, Principal};
+use userhub::domain::{Actor, LoginName, Principal, SessionId};
 use userhub::http::{user_response, Auth, ClientIp, Json, RequestId};
 use userhub::{AppState, Error};
 
@@ -117,7 +117,7 @@ async fn refresh(
 }
 
 /// The person behind a bearer token; API keys have no session or profile.
-fn person(principal: &Principal) -> Result<(userhub::domain::UserId, &str), Error> {
+fn person(principal: &Principal) -> Result<(userhub::domain::UserId, &SessionId), Error> {
     match principal {
         Principal::User { id, session_id, .. } => Ok((*id, session_id)),
         Principal::ApiKey { .. } => Err(Error::Forbidden(

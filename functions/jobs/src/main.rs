@@ -8,7 +8,8 @@ use userhub_jobs::Trigger;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     userhub::telemetry::init();
-    let state = userhub::Ctx::from_env().await?;
+    // No one waits on a job: its SDK calls may outwait a slow dependency.
+    let state = userhub::Ctx::from_env_for(userhub::faults::Caller::Worker).await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let state = state.clone();
         async move {

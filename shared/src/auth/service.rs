@@ -5,10 +5,13 @@ use serde::Serialize;
 
 use super::passwords::{self, Verified};
 use super::rate_limit::Action;
-use super::tokens::{hashes_equal, sha256_hex, RefreshToken};
+use super::tokens::{hashes_equal, sha256_hex, AccessToken, RefreshToken};
 use crate::domain::passwords::NewPassword;
-use crate::domain::{Actor, AuditEvent, LoginName, Principal, Role, Timestamp, User, UserId};
-use crate::store::{Rotation, SessionRecord};
+use crate::domain::session::{pick_slot, Occupant};
+use crate::domain::{
+    Actor, AuditEvent, LoginName, Principal, Role, SessionId, Timestamp, User, UserId,
+};
+use crate::store::{ApiKeyRecord, Reservation, Rotation, SessionRecord};
 use crate::{Ctx, Error};
 
 /// The RFC 6749 token response.
@@ -21,7 +24,7 @@ pub struct Tokens {
     pub user: User,
 }
 
-fn issue(ctx: &Ctx, user: User, session_id: &str, refresh: &RefreshToken) -> Tokens {
+fn issue(ctx: &Ctx, user: User, session_id: &SessionId, refresh: &RefreshToken) -> Tokens {
     let access_token = ctx.tokens.issue(
         user.id,
         session_id,
@@ -53,8 +56,25 @@ pub async fn limit(ctx: &Ctx, action: Action, subject: &str) -> Result<(), Error
         .map_err(Error::RateLimited)
 }
 
+/// The lockout bucket a login counts against: the account's, whichever of its names was
+/// used; for a name that is no account, the name's own. That one is keyed by a hash, so the
+/// table keeps no identifier of an account that does not exist (or was anonymised since).
+fn lockout_subject(name: &LoginName, owner: Option<UserId>) -> String {
+    match owner {
+        Some(id) => format!("user:{id}"),
+        None => format!("name:{}", sha256_hex(name.normalised())),
+    }
+}
+
 /// Logs in by email or username. Unknown account, wrong password, inactive or deleted
 /// account all cost one argon2 verification and end in the same 401.
+///
+/// The attempt is reserved in the account's lockout bucket (a conditional increment)
+/// *before* the hash is checked, so however many guesses run in parallel, at most the
+/// limit's count of hashes is ever verified per window; a success gives its reservation
+/// back. Round trips: the IP limit with the name's reservation read; the attempt's
+/// reservation with the read of the user's partition; the attempt's audit record alongside
+/// the hash; then, on success, the session transaction.
 pub async fn login(
     ctx: &Ctx,
     name: LoginName,
@@ -62,124 +82,146 @@ pub async fn login(
     ip: &str,
     request_id: &str,
 ) -> Result<Tokens, Error> {
-    limit(ctx, Action::LoginIp, ip).await?;
-    // The account limit is keyed by a hash: the table must not keep identifiers of
-    // accounts that do not exist (or that were anonymised since).
-    let account = sha256_hex(name.normalised());
+    let (ip_allowed, owner) = tokio::join!(
+        limit(ctx, Action::LoginIp, ip),
+        ctx.store.reserved_by(&name)
+    );
+    ip_allowed?;
+    let owner = owner?;
+    let subject = lockout_subject(&name, owner);
     let account_limit = ctx.config.rate_limits.login_account;
-    let (lockout, owner) = tokio::join!(
-        ctx.store.is_limited(
+    // An unknown name still reads a (fresh, empty) partition, so both paths make the same
+    // round trips as well as the same one hash.
+    let (reserved, found) = tokio::join!(
+        ctx.store.reserve(
             Action::LoginAccount,
-            &account,
+            &subject,
             account_limit,
             ctx.clock.now_secs()
         ),
-        ctx.store.reserved_by(&name),
+        ctx.store.user_with_sessions(owner.unwrap_or_default()),
     );
-    lockout?.map_err(Error::RateLimited)?;
-    // An unknown name still reads a (fresh, empty) partition, so both paths make the same
-    // round trips as well as the same one hash.
-    let found = ctx
-        .store
-        .user_with_sessions(owner?.unwrap_or_default())
-        .await?;
+    let reservation = reserved?.map_err(Error::RateLimited)?;
+    let found = found?;
+    // A known account's attempt is recorded as failed while its hash is checked, and a
+    // success overwrites that record with its `login` event. Neither outcome then adds a
+    // write after the hash: known and unknown names take the same time, one hash.
+    let attempt = found
+        .as_ref()
+        .map(|(u, _)| AuditEvent::new(u.id, Actor::anonymous(), "login_failed", request_id));
+    let record = async {
+        match &attempt {
+            Some(event) => ctx.store.append_audit(event).await,
+            None => Ok(()),
+        }
+    };
     let stored_hash = found.as_ref().and_then(|(u, _)| u.password_hash.clone());
-    let verified = passwords::verify(password, stored_hash.clone()).await?;
-    let login_ok = !matches!(verified, Verified::No);
-    match found {
-        Some((user, sessions)) if login_ok && user.can_log_in() => {
+    let (verified, recorded) = tokio::join!(passwords::verify(password, stored_hash), record);
+    let verified = verified?;
+    recorded?;
+    match (found, attempt) {
+        (Some((user, sessions)), Some(attempt))
+            if !matches!(verified, Verified::No) && user.can_log_in() =>
+        {
             let rehash = match &verified {
                 Verified::YesRehashed(h) => Some(h.as_str()),
                 _ => None,
             };
-            start_session(
-                ctx,
-                user,
-                sessions,
-                stored_hash.as_deref().unwrap_or_default(),
+            let started = Started {
                 rehash,
-                request_id,
-            )
-            .await
-        }
-        found => {
-            let now = ctx.clock.now_secs();
-            let count = ctx
-                .store
-                .record_hit(Action::LoginAccount, &account, account_limit, now);
-            // The audit write runs alongside the count, so a known account's failure takes
-            // no longer than an unknown one's.
-            let audit = async {
-                match &found {
-                    Some((user, _)) => {
-                        let event = AuditEvent::new(
-                            user.id,
-                            Actor::anonymous(),
-                            "login_failed",
-                            request_id,
-                        );
-                        ctx.store.append_audit(&event).await
-                    }
-                    None => Ok(()),
-                }
+                reservation: &reservation,
+                audit: AuditEvent {
+                    actor: Actor::user(user.id).to_string(),
+                    action: "login".into(),
+                    ..attempt
+                },
             };
-            let (counted, audited) = tokio::join!(count, audit);
-            counted?;
-            audited?;
-            Err(Error::invalid_credentials())
+            start_session(ctx, user, sessions, started).await
         }
+        // The failure keeps its reservation: that is the count.
+        _ => Err(Error::invalid_credentials()),
     }
+}
+
+/// What a verified login hands to the session it starts.
+struct Started<'a> {
+    rehash: Option<&'a str>,
+    reservation: &'a Reservation,
+    /// Replaces the attempt's provisional `login_failed` record.
+    audit: AuditEvent,
 }
 
 async fn start_session(
     ctx: &Ctx,
     mut user: User,
     sessions: Vec<SessionRecord>,
-    expected_hash: &str,
-    rehash: Option<&str>,
-    request_id: &str,
+    started: Started<'_>,
 ) -> Result<Tokens, Error> {
     let now = Timestamp::now();
-    let session_id = uuid::Uuid::now_v7().to_string();
+    let max = ctx.config.max_sessions_per_user as u32;
+    let occupants: Vec<Occupant> = sessions
+        .iter()
+        .map(|s| Occupant {
+            slot: s.id.slot(),
+            created_at: s.created_at,
+            live: s.admits(&user, now),
+        })
+        .collect();
+    let session_id = SessionId::new(pick_slot(&occupants, max, rand::random()));
     let refresh = RefreshToken::generate(user.id, &session_id);
     let session = SessionRecord {
-        id: session_id.clone(),
+        id: session_id,
         user_id: user.id,
         refresh_hash: refresh.hash(),
         created_at: now,
         expires_at: now.unix_secs() + ctx.config.refresh_token_ttl.as_secs() as i64,
+        authority: user.authority,
     };
-    // Sessions come oldest first (time-ordered ids); keep the newest max-1 besides this one.
-    let keep = ctx.config.max_sessions_per_user.saturating_sub(1);
-    let evict = &sessions[..sessions.len().saturating_sub(keep)];
-    let audit = AuditEvent::new(user.id, Actor::user(user.id), "login", request_id);
-    let started = ctx
+    // Sessions in slots past the cap (from a larger MAX_SESSIONS_PER_USER) end now.
+    let evict: Vec<SessionRecord> = sessions
+        .into_iter()
+        .filter(|s| s.id.slot() >= max)
+        .collect();
+    let created = ctx
         .store
-        .start_session(&session, now, expected_hash, rehash, evict, &audit)
+        .start_session(
+            &session,
+            started.rehash,
+            &evict,
+            &started.audit,
+            started.reservation,
+        )
         .await?;
-    if !started {
-        // Deactivated or re-passworded between the read and the write.
+    if !created {
+        // Demoted, deactivated or re-passworded between the read and the write.
         return Err(Error::invalid_credentials());
     }
     user.last_login_at = Some(now);
-    Ok(issue(ctx, user, &session_id, &refresh))
+    Ok(issue(ctx, user, &session.id, &refresh))
 }
 
 /// Exchanges a refresh token for a new pair. A token that is not the session's current
 /// one is a replay: the whole session ends.
 pub async fn refresh(ctx: &Ctx, raw: &str) -> Result<Tokens, Error> {
     let presented = RefreshToken::parse(raw).ok_or_else(Error::invalid_grant)?;
-    limit(ctx, Action::RefreshSession, &presented.session_id).await?;
-    let (user_id, session_id) = (presented.user_id, presented.session_id.as_str());
-    let Some(session) = ctx.store.session(user_id, session_id).await? else {
+    let (user_id, session_id) = (presented.user_id, &presented.session_id);
+    limit(ctx, Action::RefreshSession, &session_id.to_string()).await?;
+    let (session, users) = ctx
+        .store
+        .session_and_users(user_id, session_id, &[user_id])
+        .await?;
+    let Some(session) = session else {
         return Err(Error::invalid_grant());
     };
     if !hashes_equal(&session.refresh_hash, &presented.hash()) {
-        tracing::warn!(session_id, "refresh token reuse: session revoked");
+        tracing::warn!(%session_id, "refresh token reuse: session revoked");
         ctx.store.end_session(user_id, session_id).await?;
         return Err(Error::invalid_grant());
     }
-    let user = ctx.store.user(user_id).await?.filter(User::can_log_in);
+    let now = Timestamp::now();
+    let user = users
+        .into_iter()
+        .find(|u| session.admits(u, now) && u.can_log_in());
     let Some(user) = user else {
         ctx.store.end_session(user_id, session_id).await?;
         return Err(Error::invalid_grant());
@@ -199,35 +241,90 @@ pub async fn refresh(ctx: &Ctx, raw: &str) -> Result<Tokens, Error> {
     }
 }
 
-/// The principal behind a bearer token whose session is still live.
-pub async fn authenticate_bearer(ctx: &Ctx, token: &str) -> Result<Principal, Error> {
-    let claims = ctx.tokens.verify(token).ok_or_else(Error::invalid_token)?;
-    ctx.store
-        .session(claims.user_id, &claims.session_id)
-        .await?
+/// The person behind a verified access token, and the user `target` the request reads, in
+/// one round trip. The session must still speak for its user (`SessionRecord::admits`), and
+/// the role comes from the user's stored state, not from the token.
+#[tracing::instrument(skip_all, fields(user = %token.user_id))]
+pub async fn authenticate_session(
+    ctx: &Ctx,
+    token: AccessToken,
+    target: Option<UserId>,
+) -> Result<(Principal, Option<User>), Error> {
+    let ids: Vec<UserId> = std::iter::once(token.user_id).chain(target).collect();
+    let (session, users) = ctx
+        .store
+        .session_and_users(token.user_id, &token.session_id, &ids)
+        .await?;
+    let now = Timestamp::now();
+    let me = users
+        .iter()
+        .find(|u| u.id == token.user_id)
+        .filter(|u| session.as_ref().is_some_and(|s| s.admits(u, now)))
         .ok_or_else(Error::invalid_token)?;
-    Ok(Principal::User {
-        id: claims.user_id,
-        session_id: claims.session_id,
-        role: claims.role,
-    })
+    let principal = Principal::User {
+        id: token.user_id,
+        session_id: token.session_id,
+        role: Role::of(me.is_admin),
+    };
+    Ok((principal, pick(users, target)))
 }
 
-/// The principal behind an `X-Api-Key`.
-pub async fn authenticate_api_key(ctx: &Ctx, raw: &str) -> Result<Principal, Error> {
+fn pick(users: Vec<User>, target: Option<UserId>) -> Option<User> {
+    target.and_then(|t| users.into_iter().find(|u| u.id == t))
+}
+
+/// The API key an `X-Api-Key` names, if the key matches and has not expired.
+#[tracing::instrument(skip_all)]
+pub async fn resolve_api_key(ctx: &Ctx, raw: &str) -> Result<ApiKeyRecord, Error> {
     let presented = super::api_keys::parse(raw).ok_or_else(Error::invalid_token)?;
     let now = Timestamp::now();
-    let record = ctx
-        .store
+    ctx.store
         .api_key(&presented.id)
         .await?
         .filter(|k| hashes_equal(&k.hash, &presented.hash) && k.is_usable(now))
-        .ok_or_else(Error::invalid_token)?;
-    ctx.store.touch_api_key(&record.id, now).await?;
-    Ok(Principal::ApiKey {
+        .ok_or_else(Error::invalid_token)
+}
+
+/// An API key's principal, and the user `target` the request reads, in one round trip (with
+/// the `last_used_at` stamp alongside). A key speaks only while the admin who created it is
+/// still an active admin: it dies with its creator's authority. Its principal never holds
+/// admin power itself, only its scopes.
+#[tracing::instrument(skip_all, fields(key = %record.id))]
+pub async fn api_key_principal(
+    ctx: &Ctx,
+    record: ApiKeyRecord,
+    target: Option<UserId>,
+) -> Result<(Principal, Option<User>), Error> {
+    let creator = Actor::person(&record.created_by);
+    let ids: Vec<UserId> = creator.into_iter().chain(target).collect();
+    let (users, touched) = tokio::join!(
+        ctx.store.users(&ids),
+        ctx.store.touch_api_key(&record.id, Timestamp::now())
+    );
+    touched?;
+    let users = users?;
+    let creator_holds = users
+        .iter()
+        .find(|u| Some(u.id) == creator)
+        .is_some_and(User::is_active_admin);
+    if !creator_holds {
+        return Err(Error::invalid_token());
+    }
+    let principal = Principal::ApiKey {
         id: record.id,
         scopes: record.scopes,
-    })
+    };
+    Ok((principal, pick(users, target)))
+}
+
+/// Deletes sessions that a change of the user's authority has already made dead, so that
+/// they do not linger until their TTL. They are refused either way, so a failure here is
+/// only logged.
+#[tracing::instrument(skip(ctx, sessions), fields(count = sessions.len()))]
+pub async fn sweep_sessions(ctx: &Ctx, user: UserId, sessions: &[SessionRecord]) {
+    if let Err(error) = ctx.store.end_sessions(user, sessions).await {
+        tracing::warn!(%error, %user, "dead sessions left to their TTL");
+    }
 }
 
 /// Ends every session of the user.
@@ -238,11 +335,12 @@ pub async fn end_all_sessions(ctx: &Ctx, user_id: UserId) -> Result<(), Error> {
     Ok(())
 }
 
-/// Changes the password after checking the current one; ends the user's other sessions.
+/// Changes the password after checking the current one; ends the user's other sessions
+/// (the change bumps the user's authority, and only this session moves along with it).
 pub async fn change_password(
     ctx: &Ctx,
     user_id: UserId,
-    session_id: &str,
+    session_id: &SessionId,
     current: String,
     new: String,
     request_id: &str,
@@ -266,10 +364,6 @@ pub async fn change_password(
     after.password_hash = Some(hash);
     after.updated_at = Timestamp::now();
     after.version += 1;
-    let others: Vec<SessionRecord> = sessions
-        .into_iter()
-        .filter(|s| s.id != session_id)
-        .collect();
     let audit = AuditEvent::new(
         user_id,
         Actor::user(user_id),
@@ -278,7 +372,12 @@ pub async fn change_password(
     )
     .with_fields(["password"]);
     ctx.store
-        .save_user(&user, Some(&after), &audit, &others)
+        .save_user(&user, Some(&after), &audit, Some(session_id))
         .await?;
+    let others: Vec<SessionRecord> = sessions
+        .into_iter()
+        .filter(|s| s.id != *session_id)
+        .collect();
+    sweep_sessions(ctx, user_id, &others).await;
     Ok(())
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::domain::{Role, Timestamp, UserId};
+use crate::domain::{Role, SessionId, Timestamp, UserId};
 
 const ACCESS: &str = "access";
 
@@ -29,19 +29,48 @@ pub struct AccessClaims {
     pub typ: String,
 }
 
-/// What a verified access token says.
+/// What a verified access token says. Its `role` claim is left out on purpose: a request's
+/// role comes from the user's stored state, never from a claim that was true at login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessToken {
     pub user_id: UserId,
-    pub session_id: String,
-    pub role: Role,
+    pub session_id: SessionId,
 }
 
-/// Keys and checks for access tokens, built once from the configuration.
+/// One signing secret and the `kid` that names it in a token's header.
 #[derive(Clone)]
-pub struct TokenKeys {
+struct SigningKey {
+    kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
+}
+
+impl SigningKey {
+    fn new(secret: &[u8]) -> Self {
+        Self {
+            kid: key_id(secret),
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+}
+
+/// A name for a secret that reveals nothing about it: a truncated hash, domain-separated
+/// from every other use of the secret.
+fn key_id(secret: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"userhub jwt kid\0");
+    h.update(secret);
+    URL_SAFE_NO_PAD.encode(&h.finalize()[..12])
+}
+
+/// Keys and checks for access tokens, built once from the configuration. Tokens are signed
+/// with the current secret; while a secret rotates out (`JWT_SECRET_PREVIOUS`), tokens it
+/// signed still verify, chosen by the `kid` in their header, so nobody is logged out.
+#[derive(Clone)]
+pub struct TokenKeys {
+    current: SigningKey,
+    previous: Option<SigningKey>,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -58,7 +87,6 @@ impl std::fmt::Debug for TokenKeys {
 
 impl TokenKeys {
     pub fn new(config: &Config) -> Self {
-        let secret = config.jwt_secret.expose();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_issuer(&[&config.jwt_issuer]);
@@ -67,8 +95,11 @@ impl TokenKeys {
         validation.validate_nbf = true;
         validation.leeway = 5;
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            current: SigningKey::new(config.jwt_secret.expose()),
+            previous: config
+                .jwt_secret_previous
+                .as_ref()
+                .map(|s| SigningKey::new(s.expose())),
             validation,
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
@@ -80,13 +111,19 @@ impl TokenKeys {
         self.ttl
     }
 
-    pub fn issue(&self, user_id: UserId, session_id: &str, role: Role, now: Timestamp) -> String {
+    pub fn issue(
+        &self,
+        user_id: UserId,
+        session_id: &SessionId,
+        role: Role,
+        now: Timestamp,
+    ) -> String {
         let iat = now.unix_secs();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             sub: user_id.to_string(),
-            sid: session_id.to_owned(),
+            sid: session_id.to_string(),
             role: role.as_str().to_owned(),
             iat,
             nbf: iat,
@@ -99,28 +136,37 @@ impl TokenKeys {
 
     /// Signs arbitrary claims with the service key; tests use it to forge near-miss tokens.
     pub fn sign(&self, claims: &AccessClaims) -> String {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.current.kid.clone());
         // HS256 signing of serialisable claims with a valid key cannot fail.
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .expect("HS256 signing")
+        jsonwebtoken::encode(&header, claims, &self.current.encoding).expect("HS256 signing")
+    }
+
+    /// The key a token names: the current one, the previous one while it rotates out, or
+    /// (no `kid`: signed before keys were named) the current one. An unknown `kid` is none.
+    fn key_for(&self, kid: Option<&str>) -> Option<&SigningKey> {
+        let Some(kid) = kid else {
+            return Some(&self.current);
+        };
+        [Some(&self.current), self.previous.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|k| k.kid == kid)
     }
 
     /// `None` for anything but a well-signed, current access token of ours.
     pub fn verify(&self, token: &str) -> Option<AccessToken> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let key = self.key_for(header.kid.as_deref())?;
         let data =
-            jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
+            jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &self.validation).ok()?;
         let claims = data.claims;
-        if claims.typ != ACCESS || claims.sid.is_empty() {
+        if claims.typ != ACCESS || !matches!(claims.role.as_str(), "admin" | "user") {
             return None;
         }
-        let role = match claims.role.as_str() {
-            "admin" => Role::Admin,
-            "user" => Role::User,
-            _ => return None,
-        };
         Some(AccessToken {
             user_id: UserId::parse(&claims.sub)?,
-            session_id: claims.sid,
-            role,
+            session_id: SessionId::parse(&claims.sid)?,
         })
     }
 }
@@ -130,15 +176,15 @@ impl TokenKeys {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshToken {
     pub user_id: UserId,
-    pub session_id: String,
+    pub session_id: SessionId,
     secret: String,
 }
 
 impl RefreshToken {
-    pub fn generate(user_id: UserId, session_id: &str) -> Self {
+    pub fn generate(user_id: UserId, session_id: &SessionId) -> Self {
         Self {
             user_id,
-            session_id: session_id.to_owned(),
+            session_id: session_id.clone(),
             secret: random_secret(),
         }
     }
@@ -146,12 +192,12 @@ impl RefreshToken {
     pub fn parse(raw: &str) -> Option<Self> {
         let mut parts = raw.trim().split('.');
         let (user, session, secret) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() || secret.len() != 43 || uuid::Uuid::try_parse(session).is_err() {
+        if parts.next().is_some() || secret.len() != 43 {
             return None;
         }
         Some(Self {
             user_id: UserId::parse(user)?,
-            session_id: session.to_owned(),
+            session_id: SessionId::parse(session)?,
             secret: secret.to_owned(),
         })
     }
@@ -189,43 +235,109 @@ mod tests {
     use std::collections::HashMap;
 
     fn keys() -> TokenKeys {
-        let vars: HashMap<&str, &str> = [
-            ("TABLE_NAME", "t"),
-            ("BUCKET_NAME", "b"),
-            ("JWT_SECRET", "an-unguessable-secret-of-32-bytes!!"),
-        ]
-        .into();
-        TokenKeys::new(&Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap())
+        keys_with("an-unguessable-secret-of-32-bytes!!", None)
     }
 
-    #[test]
-    fn issued_tokens_verify() {
-        let k = keys();
-        let id = UserId::new();
-        let t = k.issue(id, "sid-1", Role::Admin, Timestamp::now());
-        let v = k.verify(&t).unwrap();
-        assert_eq!(
-            (v.user_id, v.session_id.as_str(), v.role),
-            (id, "sid-1", Role::Admin)
-        );
-    }
-
-    #[test]
-    fn near_misses_are_rejected() {
-        let k = keys();
-        let now = Timestamp::now().unix_secs();
-        let good = AccessClaims {
+    /// Claims that every check accepts, for tests to vary.
+    fn good_claims(now: i64) -> AccessClaims {
+        AccessClaims {
             iss: "userhub".into(),
             aud: "userhub".into(),
             sub: UserId::new().to_string(),
-            sid: "s".into(),
+            sid: SessionId::new(0).to_string(),
             role: "user".into(),
             iat: now,
             nbf: now,
             exp: now + 600,
             jti: "j".into(),
             typ: "access".into(),
-        };
+        }
+    }
+
+    fn keys_with(current: &str, previous: Option<&str>) -> TokenKeys {
+        let mut vars: HashMap<&str, &str> = [
+            ("TABLE_NAME", "t"),
+            ("BUCKET_NAME", "b"),
+            ("JWT_SECRET", current),
+        ]
+        .into();
+        if let Some(p) = previous {
+            vars.insert("JWT_SECRET_PREVIOUS", p);
+        }
+        TokenKeys::new(&Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap())
+    }
+
+    const OLD: &str = "the-secret-that-is-rotating-out-of-use";
+    const NEW: &str = "the-secret-that-signs-every-new-token";
+
+    fn kid(token: &str) -> Option<String> {
+        jsonwebtoken::decode_header(token).unwrap().kid
+    }
+
+    #[test]
+    fn tokens_name_their_key_and_verify_by_it_while_it_rotates() {
+        let id = UserId::new();
+        let before = keys_with(OLD, None);
+        let old_token = before.issue(id, &SessionId::new(1), Role::User, Timestamp::now());
+        let during = keys_with(NEW, Some(OLD));
+        let new_token = during.issue(id, &SessionId::new(2), Role::User, Timestamp::now());
+        // New tokens are signed with the new key, and say so.
+        assert_eq!(kid(&new_token), Some(key_id(NEW.as_bytes())));
+        assert_ne!(kid(&old_token), kid(&new_token));
+        assert!(before.verify(&new_token).is_none());
+        // Nobody is logged out by the rotation...
+        assert_eq!(during.verify(&old_token).unwrap().user_id, id);
+        assert_eq!(during.verify(&new_token).unwrap().user_id, id);
+        // ...until the previous key is dropped.
+        let after = keys_with(NEW, None);
+        assert!(after.verify(&old_token).is_none());
+        assert!(after.verify(&new_token).is_some());
+    }
+
+    #[test]
+    fn an_unknown_or_lying_kid_is_refused() {
+        let during = keys_with(NEW, Some(OLD));
+        let stranger = keys_with("a-secret-this-service-never-had!!", None);
+        let forged = stranger.issue(
+            UserId::new(),
+            &SessionId::new(1),
+            Role::Admin,
+            Timestamp::now(),
+        );
+        assert!(during.verify(&forged).is_none());
+        // A token signed with the old key but naming the new one fails its signature check.
+        let old = keys_with(OLD, None);
+        let claims = good_claims(Timestamp::now().unix_secs());
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(key_id(NEW.as_bytes()));
+        let lying = jsonwebtoken::encode(&header, &claims, &old.current.encoding).unwrap();
+        assert!(during.verify(&lying).is_none());
+        // A token without a kid (signed before keys were named) verifies with the current key.
+        let bare = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &during.current.encoding,
+        )
+        .unwrap();
+        assert!(during.verify(&bare).is_some());
+        assert!(!key_id(NEW.as_bytes()).contains("secret"));
+    }
+
+    #[test]
+    fn issued_tokens_verify() {
+        let k = keys();
+        let id = UserId::new();
+        let sid = SessionId::new(3);
+        let t = k.issue(id, &sid, Role::Admin, Timestamp::now());
+        let v = k.verify(&t).unwrap();
+        assert_eq!((v.user_id, v.session_id), (id, sid));
+    }
+
+    #[test]
+    fn near_misses_are_rejected() {
+        let k = keys();
+        let now = Timestamp::now().unix_secs();
+        let good = good_claims(now);
         assert!(k.verify(&k.sign(&good)).is_some());
         let variants = [
             AccessClaims {
@@ -256,6 +368,10 @@ mod tests {
                 sub: "not-a-uuid".into(),
                 ..good.clone()
             },
+            AccessClaims {
+                sid: String::new(),
+                ..good.clone()
+            },
         ];
         for claims in variants {
             assert!(k.verify(&k.sign(&claims)).is_none(), "{claims:?} accepted");
@@ -274,8 +390,7 @@ mod tests {
     #[test]
     fn refresh_tokens_round_trip_and_hide_the_secret() {
         let id = UserId::new();
-        let sid = uuid::Uuid::now_v7().to_string();
-        let t = RefreshToken::generate(id, &sid);
+        let t = RefreshToken::generate(id, &SessionId::new(1));
         let raw = t.expose();
         let parsed = RefreshToken::parse(&raw).unwrap();
         assert_eq!(parsed, t);

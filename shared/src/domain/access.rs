@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use super::UserId;
+use super::{SessionId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -73,7 +73,8 @@ impl FromStr for Scope {
 pub enum Principal {
     User {
         id: UserId,
-        session_id: String,
+        session_id: SessionId,
+        /// From the user's stored state when the request began, never from a token claim.
         role: Role,
     },
     ApiKey {
@@ -152,7 +153,7 @@ mod tests {
             id,
             Principal::User {
                 id,
-                session_id: "s".into(),
+                session_id: SessionId::new(0),
                 role,
             },
         )

@@ -57,6 +57,11 @@ impl Actor {
         Self(format!("user:{id}"))
     }
 
+    /// The person a recorded actor (`user:<id>`) names; `None` for any other actor.
+    pub fn person(recorded: &str) -> Option<UserId> {
+        recorded.strip_prefix("user:").and_then(UserId::parse)
+    }
+
     pub fn anonymous() -> Self {
         Self("anonymous".into())
     }

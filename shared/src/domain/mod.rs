@@ -6,10 +6,12 @@ pub mod export;
 pub mod input;
 pub mod listing;
 pub mod passwords;
+pub mod session;
 pub mod time;
 pub mod user;
 
 pub use access::{Denied, Principal, Role, Scope};
 pub use audit::{Actor, AuditEvent};
+pub use session::SessionId;
 pub use time::Timestamp;
 pub use user::{DisplayName, Email, LoginName, PictureUrl, Status, User, UserId, Username};

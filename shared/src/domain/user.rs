@@ -283,6 +283,10 @@ pub struct User {
     pub version: u64,
     #[serde(skip)]
     pub password_hash: Option<String>,
+    /// The authority version: bumped by every change of what the account may do (see
+    /// `changes_authority`). A session created under another value is dead.
+    #[serde(skip)]
+    pub authority: u64,
 }
 
 impl fmt::Debug for User {
@@ -299,6 +303,25 @@ impl fmt::Debug for User {
 impl User {
     pub fn can_log_in(&self) -> bool {
         self.status == Status::Active && self.password_hash.is_some()
+    }
+
+    /// Whether the account holds admin power right now (an inactive or deleted admin holds
+    /// none).
+    pub fn is_active_admin(&self) -> bool {
+        self.is_admin && self.status == Status::Active
+    }
+
+    /// Whether `after` differs from this user in what grants power: admin rights, status or
+    /// password. Such a change must outlive no session made before it.
+    pub fn changes_authority(&self, after: &User) -> bool {
+        self.is_admin != after.is_admin
+            || self.status != after.status
+            || self.password_hash != after.password_hash
+    }
+
+    /// The authority version `after` is stored with when it replaces this user.
+    pub fn authority_after(&self, after: &User) -> u64 {
+        self.authority + u64::from(self.changes_authority(after))
     }
 }
 
@@ -385,5 +408,47 @@ mod tests {
         assert!(a.to_string() < b.to_string() || a == b);
         assert_eq!(UserId::parse(&a.to_string()), Some(a));
         assert_eq!(UserId::parse("nope"), None);
+    }
+
+    #[test]
+    fn only_admin_rights_status_and_password_change_authority() {
+        let now = Timestamp::now();
+        let before = User {
+            id: UserId::new(),
+            email: Email::parse("ann@example.com").unwrap(),
+            username: Username::parse("ann").unwrap(),
+            display_name: None,
+            profile_picture_url: None,
+            status: Status::Active,
+            is_admin: true,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            version: 4,
+            password_hash: Some("h1".into()),
+            authority: 7,
+        };
+        let mut profile = before.clone();
+        profile.email = Email::parse("lee@example.com").unwrap();
+        profile.display_name = DisplayName::parse("Ann").unwrap();
+        profile.version = 5;
+        assert_eq!(before.authority_after(&profile), 7);
+        let changes: [fn(&mut User); 3] = [
+            |u| u.is_admin = false,
+            |u| u.status = Status::Inactive,
+            |u| u.password_hash = Some("h2".into()),
+        ];
+        for change in changes {
+            let mut after = before.clone();
+            change(&mut after);
+            assert!(before.changes_authority(&after));
+            assert_eq!(before.authority_after(&after), 8);
+        }
+        assert!(before.is_active_admin());
+        assert!(!User {
+            status: Status::Deleted,
+            ..before
+        }
+        .is_active_admin());
     }
 }

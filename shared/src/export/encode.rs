@@ -253,6 +253,7 @@ mod tests {
             updated_at: t,
             last_login_at: None,
             version: 1,
+            authority: 1,
             password_hash: Some("secret-hash".into()),
         }
     }

@@ -41,9 +41,24 @@ pub enum RunError {
     Store(#[from] StoreError),
 }
 
+impl ExportError {
+    /// Whether the export failed because S3 or the table was unavailable, not for a bug.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            ExportError::Scan(e) => e.is_unavailable(),
+            ExportError::Upload(e) => e.unavailable,
+            ExportError::Encode(_) | ExportError::TimedOut(_) => false,
+        }
+    }
+}
+
 impl From<RunError> for Error {
     fn from(err: RunError) -> Self {
         match err {
+            RunError::Store(e) => e.into(),
+            RunError::Failed { source, .. } if source.is_unavailable() => {
+                Error::unavailable(crate::faults::describe(&source))
+            }
             RunError::Failed {
                 source: ExportError::TimedOut(limit),
                 ..

@@ -59,7 +59,38 @@ pub struct Download {
     pub expires_at: Timestamp,
 }
 
-/// A presigned GET of the job's file, valid for `EXPORT_LINK_TTL`; `None` until it succeeded.
+/// When a link signed now stops working: after its TTL, or when the credentials that
+/// signed it expire (a Lambda role's are temporary), whichever comes first.
+fn link_expiry(
+    now: Timestamp,
+    ttl: std::time::Duration,
+    credentials_expire: Option<std::time::SystemTime>,
+) -> Timestamp {
+    let by_ttl = now.plus_secs(ttl.as_secs());
+    let by_credentials = credentials_expire
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| Timestamp::from_millis(d.as_millis() as i64));
+    by_credentials.map_or(by_ttl, |c| c.min(by_ttl))
+}
+
+/// The expiry of the credentials the S3 client signs with, when their provider knows it
+/// (STS, container and instance credentials do; static keys never expire). A failure to
+/// ask costs the link nothing but the cap.
+#[tracing::instrument(skip(ctx))]
+async fn signing_credentials_expiry(ctx: &Ctx) -> Option<std::time::SystemTime> {
+    use aws_sdk_s3::config::ProvideCredentials;
+    let provider = ctx.signing_credentials.as_ref()?;
+    match provider.provide_credentials().await {
+        Ok(credentials) => credentials.expiry(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the signing credentials' expiry");
+            None
+        }
+    }
+}
+
+/// A presigned GET of the job's file, valid for `EXPORT_LINK_TTL` or until the signing
+/// credentials expire; `None` until it succeeded.
 pub async fn download(ctx: &Ctx, job: &ExportJob) -> Result<Option<Download>, Error> {
     let (JobStatus::Succeeded, Some(key)) = (job.status, &job.object_key) else {
         return Ok(None);
@@ -67,7 +98,7 @@ pub async fn download(ctx: &Ctx, job: &ExportJob) -> Result<Option<Download>, Er
     let ttl = ctx.config.export_link_ttl;
     let presigning =
         aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl).map_err(Error::internal)?;
-    let expires_at = Timestamp::now().plus_secs(ttl.as_secs());
+    let expires_at = link_expiry(Timestamp::now(), ttl, signing_credentials_expiry(ctx).await);
     let request = ctx
         .s3
         .get_object()
@@ -106,6 +137,32 @@ impl ExportResource {
 mod tests {
     use super::*;
     use crate::domain::export::{ExportRequest, Trigger};
+
+    #[test]
+    fn a_link_dies_with_the_credentials_that_signed_it() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let now = Timestamp::from_millis(1_800_000_000_000).unwrap();
+        let ttl = Duration::from_secs(900);
+        let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(secs);
+        // Static keys: the TTL.
+        assert_eq!(link_expiry(now, ttl, None), now.plus_secs(900));
+        // Credentials that outlive the TTL: the TTL.
+        assert_eq!(
+            link_expiry(now, ttl, Some(at(1_800_000_000 + 3600))),
+            now.plus_secs(900)
+        );
+        // Credentials that expire first: their expiry, to the millisecond.
+        let soon = UNIX_EPOCH + Duration::from_millis(1_800_000_000_000 + 120_500);
+        assert_eq!(
+            link_expiry(now, ttl, Some(soon)),
+            Timestamp::from_millis(1_800_000_120_500).unwrap()
+        );
+        // Already expired: already dead.
+        assert_eq!(
+            link_expiry(now, ttl, Some(at(1_700_000_000))),
+            Timestamp::from_millis(1_700_000_000_000).unwrap()
+        );
+    }
 
     #[test]
     fn objects_are_dated_and_named_by_kind() {

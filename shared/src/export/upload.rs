@@ -43,19 +43,20 @@ impl Call {
 pub struct UploadError {
     pub call: Call,
     detail: String,
+    /// S3 was slow, unreachable or throttling (`faults::is_unavailable`).
+    pub unavailable: bool,
 }
 
 impl UploadError {
-    fn new(call: Call, err: impl std::error::Error) -> Self {
-        // The SDK's Display is terse; the source chain carries the service's message.
-        let mut detail = err.to_string();
-        let mut source = err.source();
-        while let Some(s) = source {
-            detail.push_str(": ");
-            detail.push_str(&s.to_string());
-            source = s.source();
+    fn new<E>(call: Call, err: aws_sdk_s3::error::SdkError<E>) -> Self
+    where
+        E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
+    {
+        Self {
+            call,
+            detail: crate::faults::describe(&err),
+            unavailable: crate::faults::is_unavailable(&err),
         }
-        Self { call, detail }
     }
 }
 
@@ -95,6 +96,7 @@ impl Multipart {
         let upload_id = out.upload_id.ok_or_else(|| UploadError {
             call: Call::Create,
             detail: "no upload id in the response".into(),
+            unavailable: false,
         })?;
         Ok(Self {
             client: client.clone(),
@@ -203,6 +205,7 @@ impl PartWriter {
             let part = joined.map_err(|e| UploadError {
                 call: Call::UploadPart,
                 detail: format!("upload task failed: {e}"),
+                unavailable: false,
             })??;
             self.done.push(part);
         }

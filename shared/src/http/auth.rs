@@ -17,22 +17,20 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        match credentials(parts)? {
-            Credentials::ApiKey(key) => service::authenticate_api_key(state, key).await.map(Auth),
-            Credentials::Bearer(token) => {
-                service::authenticate_bearer(state, token).await.map(Auth)
-            }
-        }
+        let pending = PendingAuth::from_request_parts(parts, state).await?;
+        let (principal, _) = pending.resolve(state, None).await?;
+        Ok(Auth(principal))
     }
 }
 
-/// Credentials checked as far as they can be without I/O: a verified access token whose
-/// session is yet to be read, or a resolved API key. Handlers that read one user anyway use
-/// it to check the session in the same round trip.
+/// Credentials checked as far as they can be without reading who stands behind them: a
+/// verified access token whose session and user are yet to be read, or a matching API key
+/// whose creator is yet to be read. Handlers that read one user anyway use it to make those
+/// checks in the same round trip.
 #[derive(Debug, Clone)]
 pub enum PendingAuth {
     Token(crate::auth::tokens::AccessToken),
-    Resolved(Principal),
+    Key(crate::store::ApiKeyRecord),
 }
 
 impl FromRequestParts<AppState> for PendingAuth {
@@ -40,9 +38,9 @@ impl FromRequestParts<AppState> for PendingAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         match credentials(parts)? {
-            Credentials::ApiKey(key) => service::authenticate_api_key(state, key)
+            Credentials::ApiKey(key) => service::resolve_api_key(state, key)
                 .await
-                .map(PendingAuth::Resolved),
+                .map(PendingAuth::Key),
             Credentials::Bearer(token) => state
                 .tokens
                 .verify(token)
@@ -53,27 +51,23 @@ impl FromRequestParts<AppState> for PendingAuth {
 }
 
 impl PendingAuth {
-    /// The principal and the user `target`, the session checked in the same read.
+    /// The principal and the user `target`, read together with the checks of who is asking.
     pub async fn with_user(
         self,
         state: &AppState,
         target: crate::domain::UserId,
     ) -> Result<(Principal, Option<crate::domain::User>), Error> {
+        self.resolve(state, Some(target)).await
+    }
+
+    async fn resolve(
+        self,
+        state: &AppState,
+        target: Option<crate::domain::UserId>,
+    ) -> Result<(Principal, Option<crate::domain::User>), Error> {
         match self {
-            PendingAuth::Resolved(principal) => Ok((principal, state.store.user(target).await?)),
-            PendingAuth::Token(token) => {
-                let (session, user) = state
-                    .store
-                    .session_and_user(token.user_id, &token.session_id, target)
-                    .await?;
-                session.ok_or_else(Error::invalid_token)?;
-                let principal = Principal::User {
-                    id: token.user_id,
-                    session_id: token.session_id,
-                    role: token.role,
-                };
-                Ok((principal, user))
-            }
+            PendingAuth::Token(token) => service::authenticate_session(state, token, target).await,
+            PendingAuth::Key(record) => service::api_key_principal(state, record, target).await,
         }
     }
 }

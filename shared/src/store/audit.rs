@@ -29,7 +29,8 @@ pub(super) fn audit_item(e: &AuditEvent) -> Attrs {
 }
 
 impl super::Store {
-    /// Records an event that goes with no other write (a failed login).
+    /// Records an event that goes with no other write (a login attempt, recorded as failed
+    /// until its success overwrites it).
     pub async fn append_audit(&self, event: &AuditEvent) -> Result<(), super::StoreError> {
         self.client
             .put_item()

@@ -72,7 +72,7 @@ fn job_item(job: &ExportJob) -> Attrs {
     item
 }
 
-fn job_from(item: &Item) -> Result<ExportJob, StoreError> {
+pub(super) fn job_from(item: &Item) -> Result<ExportJob, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("export job has an invalid {what}"));
     let filters = match item.0.get("filters") {
         Some(AttributeValue::M(map)) => {

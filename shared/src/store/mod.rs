@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 mod counters;
 mod directory;
+mod inventory;
 mod item;
 mod jobs;
 mod keys;
@@ -23,8 +24,10 @@ use aws_sdk_dynamodb::Client;
 pub use api_keys::ApiKeyRecord;
 pub use counters::StatusCounts;
 pub use directory::READ_BUDGET;
+pub use inventory::{NameReservation, Record, ReservationKind};
 pub use item::Item;
 pub use jobs::export_job_id;
+pub use rate_limits::Reservation;
 pub use scan::UserScan;
 pub use sessions::{Rotation, SessionRecord};
 pub use tx::TxError;
@@ -35,30 +38,29 @@ pub enum StoreError {
     /// A stored item does not have the shape this code writes: a bug or a foreign writer.
     #[error("corrupt item: {0}")]
     Corrupt(String),
+    /// The table is slow, unreachable or throttling (see `faults::is_unavailable`): worth
+    /// trying again later, not a bug.
+    #[error("dynamodb unavailable: {0}")]
+    Unavailable(String),
     #[error("dynamodb: {0}")]
     Aws(String),
 }
 
 impl StoreError {
-    pub(crate) fn aws<E: std::error::Error + 'static>(
-        err: aws_sdk_dynamodb::error::SdkError<E>,
-    ) -> Self {
-        use std::error::Error as _;
-        // The SDK's Display is terse; the source chain carries the service's message.
-        let mut text = err.to_string();
-        let mut source = err.source();
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
+    pub(crate) fn aws<E>(err: aws_sdk_dynamodb::error::SdkError<E>) -> Self
+    where
+        E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+    {
+        let text = crate::faults::describe(&err);
+        if crate::faults::is_unavailable(&err) {
+            StoreError::Unavailable(text)
+        } else {
+            StoreError::Aws(text)
         }
-        StoreError::Aws(text)
     }
-}
 
-impl From<StoreError> for crate::Error {
-    fn from(err: StoreError) -> Self {
-        crate::Error::internal(err)
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
     }
 }
 
@@ -101,6 +103,35 @@ impl Store {
             .await
             .map_err(StoreError::aws)?;
         Ok(out.item.map(Item))
+    }
+
+    /// Consistent reads of several items in one `BatchGetItem` (at most 100 keys), asking
+    /// again for any keys DynamoDB leaves unprocessed. Missing items are simply absent.
+    pub(crate) async fn read_many(
+        &self,
+        keys: Vec<HashMap<String, AttributeValue>>,
+    ) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = Vec::with_capacity(keys.len());
+        let keys = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .expect("keys are set");
+        let mut request = Some(HashMap::from([(self.table.clone(), keys)]));
+        while let Some(items) = request.take().filter(|r| !r.is_empty()) {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(items))
+                .send()
+                .await
+                .map_err(StoreError::aws)?;
+            let responses = out.responses.and_then(|mut r| r.remove(&self.table));
+            found.extend(responses.unwrap_or_default().into_iter().map(Item));
+            request = out.unprocessed_keys;
+        }
+        Ok(found)
     }
 
     /// Proves the table is reachable and readable with the function's own permissions.

@@ -1,11 +1,13 @@
 //! Rate-limit windows: one item per (action, subject, window), counted with a single
 //! conditional `UpdateItem`, and expired by TTL.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::item::{n, s};
 use super::keys;
+use super::tx::Write;
 use super::{key, Store, StoreError};
 use crate::auth::rate_limit::{Action, Window};
 use crate::config::Limit;
@@ -13,6 +15,14 @@ use crate::error::RateLimited;
 
 /// Window items outlive their window a little, then TTL removes them.
 const TTL_SLACK_SECS: u64 = 60;
+
+/// One hit counted in a window, which a successful login gives back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    action: Action,
+    subject: String,
+    window: Window,
+}
 
 /// What a full window tells the client.
 fn refusal(limit: Limit, window: Window, now: u64) -> RateLimited {
@@ -51,16 +61,33 @@ impl Store {
         limit: Limit,
         now: u64,
     ) -> Result<Result<(), RateLimited>, StoreError> {
+        Ok(self.reserve(action, subject, limit, now).await?.map(drop))
+    }
+
+    /// Counts one hit like `hit`, and returns it as a reservation that a write can give back
+    /// (`release_write`): a login takes its attempt before checking the password, so that
+    /// parallel guesses cannot outrun the count, and a success returns it.
+    #[tracing::instrument(skip(self, subject), err)]
+    pub async fn reserve(
+        &self,
+        action: Action,
+        subject: &str,
+        limit: Limit,
+        now: u64,
+    ) -> Result<Result<Reservation, RateLimited>, StoreError> {
         let window = Window::at(limit, now);
         let result = self
             .count_hit(action, subject, window)
             .condition_expression("attribute_not_exists(hits) OR hits < :limit")
             .expression_attribute_values(":limit", n(limit.count))
-            .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Ok(())),
+            Ok(_) => Ok(Ok(Reservation {
+                action,
+                subject: subject.to_owned(),
+                window,
+            })),
             Err(e)
                 if matches!(
                     e.as_service_error(),
@@ -73,40 +100,20 @@ impl Store {
         }
     }
 
-    /// Whether the window is already full, without counting (the lockout check before a
-    /// login attempt).
-    pub async fn is_limited(
-        &self,
-        action: Action,
-        subject: &str,
-        limit: Limit,
-        now: u64,
-    ) -> Result<Result<(), RateLimited>, StoreError> {
-        let window = Window::at(limit, now);
-        let (pk, sk) = keys::rate_limit(action.as_str(), subject, window.start);
-        let hits: u32 = self
-            .read(key(pk, sk))
-            .await?
-            .and_then(|i| i.opt_n("hits"))
-            .unwrap_or(0);
-        if hits >= limit.count {
-            return Ok(Err(refusal(limit, window, now)));
-        }
-        Ok(Ok(()))
-    }
-
-    /// Counts one hit whatever the count (a failed login always counts).
-    pub async fn record_hit(
-        &self,
-        action: Action,
-        subject: &str,
-        limit: Limit,
-        now: u64,
-    ) -> Result<(), StoreError> {
-        self.count_hit(action, subject, Window::at(limit, now))
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        Ok(())
+    /// The transaction write that gives a reservation back to its window.
+    pub(super) fn release_write(&self, reservation: &Reservation) -> Write {
+        let (pk, sk) = keys::rate_limit(
+            reservation.action.as_str(),
+            &reservation.subject,
+            reservation.window.start,
+        );
+        Write::update(
+            &self.table,
+            key(pk, sk),
+            "ADD hits :minus_one",
+            None,
+            HashMap::new(),
+            HashMap::from([(":minus_one".to_owned(), n(-1))]),
+        )
     }
 }

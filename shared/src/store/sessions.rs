@@ -1,24 +1,37 @@
-//! Session items: one per login, in the user's partition, holding only the hash of the
-//! current refresh token.
+//! Session items: one per login, in the user's partition, keyed by the slot it holds (see
+//! `domain::session`), holding only the hash of the current refresh token and the
+//! authority version of the user it was created under.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use futures::{StreamExt, TryStreamExt};
 
 use super::item::{n, s, Item};
 use super::keys;
-use super::tx::{Attrs, Write};
+use super::rate_limits::Reservation;
+use super::tx::{Attrs, TxError, Write};
 use super::{Store, StoreError};
-use crate::domain::{Timestamp, UserId};
+use crate::domain::{AuditEvent, SessionId, Status, Timestamp, User, UserId};
+
+/// A login gives back at most this many sessions left in slots past the cap (from a larger
+/// MAX_SESSIONS_PER_USER), so its transaction stays far below DynamoDB's 100 actions; the
+/// rest go with later logins, or with their TTL.
+const EVICTIONS_PER_LOGIN: usize = 50;
+
+/// How many session deletes a sweep keeps in flight.
+const SWEEP_CONCURRENCY: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
-    pub id: String,
+    pub id: SessionId,
     pub user_id: UserId,
     pub refresh_hash: String,
     pub created_at: Timestamp,
     /// Unix seconds; the absolute end of the session, never extended by rotation.
     pub expires_at: i64,
+    /// The user's authority version when the session was created (or carried over).
+    pub authority: u64,
 }
 
 impl SessionRecord {
@@ -27,36 +40,61 @@ impl SessionRecord {
         self.expires_at > now.unix_secs()
     }
 
-    pub(super) fn from_item(item: &Item) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: item.s("session_id")?.to_owned(),
+    /// Whether this session still speaks for `user`: not expired, and made under the user's
+    /// current authority by an active account. A change of admin rights, status or password
+    /// bumps the authority, so every session made before it is refused from then on.
+    pub fn admits(&self, user: &User, now: Timestamp) -> bool {
+        self.is_live(now)
+            && self.user_id == user.id
+            && self.authority == user.authority
+            && user.status == Status::Active
+    }
+
+    /// `None` for a session item from before slotted ids, which no token can name any more.
+    pub(super) fn from_item(item: &Item) -> Result<Option<Self>, StoreError> {
+        let Some(id) = SessionId::parse(item.s("session_id")?) else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            id,
             user_id: UserId::parse(item.s("user_id")?)
                 .ok_or_else(|| StoreError::Corrupt("session user_id".into()))?,
             refresh_hash: item.s("refresh_hash")?.to_owned(),
             created_at: Timestamp::parse(item.s("created_at")?)
                 .ok_or_else(|| StoreError::Corrupt("session created_at".into()))?,
             expires_at: item.n("ttl")?,
-        })
+            authority: item.opt_n("authority").unwrap_or(0),
+        }))
     }
 
     fn to_item(&self) -> Attrs {
-        HashMap::from([
-            ("pk".to_owned(), s(keys::user_pk(self.user_id))),
-            ("sk".to_owned(), s(keys::session_sk(&self.id))),
-            ("session_id".to_owned(), s(&self.id)),
+        let mut item = session_key(self.user_id, &self.id);
+        item.extend([
+            ("session_id".to_owned(), s(self.id.to_string())),
             ("user_id".to_owned(), s(self.user_id.to_string())),
             ("refresh_hash".to_owned(), s(&self.refresh_hash)),
             ("created_at".to_owned(), s(self.created_at.to_string())),
             ("ttl".to_owned(), n(self.expires_at)),
-        ])
+            ("authority".to_owned(), n(self.authority)),
+        ]);
+        item
     }
 }
 
-fn session_key(user: UserId, session_id: &str) -> Attrs {
+fn session_key(user: UserId, session: &SessionId) -> Attrs {
     HashMap::from([
         ("pk".to_owned(), s(keys::user_pk(user))),
-        ("sk".to_owned(), s(keys::session_sk(session_id))),
+        ("sk".to_owned(), s(keys::session_sk(session.slot()))),
     ])
+}
+
+/// The condition and values that hold only while the slot still holds `session` (another
+/// login may have taken the slot since it was read).
+fn holds(session: &SessionId) -> (&'static str, Attrs) {
+    (
+        "session_id = :sid",
+        HashMap::from([(":sid".to_owned(), s(session.to_string()))]),
+    )
 }
 
 /// What a rotation found.
@@ -68,45 +106,65 @@ pub enum Rotation {
 }
 
 impl Store {
-    pub(super) fn session_delete(&self, user: UserId, session_id: &str) -> Write {
-        Write::delete(
+    /// Moves the session to the user's new authority, while it still holds its slot.
+    pub(super) fn session_carry(&self, user: UserId, session: &SessionId, authority: u64) -> Write {
+        let (condition, mut values) = holds(session);
+        values.insert(":authority".into(), n(authority));
+        Write::update(
             &self.table,
-            session_key(user, session_id),
-            None,
+            session_key(user, session),
+            "SET authority = :authority",
+            Some(condition),
             HashMap::new(),
+            values,
         )
     }
 
-    pub(super) fn session_put(&self, session: &SessionRecord) -> Write {
-        Write::put(
-            &self.table,
-            session.to_item(),
-            Some("attribute_not_exists(pk)"),
-            HashMap::new(),
-        )
-    }
-
-    /// The session if it exists and has not expired, read consistently so that a revoked
-    /// session is refused on its very next use.
+    /// The session if its slot still holds it and it has not expired, read consistently so
+    /// that a revoked session is refused on its very next use.
+    #[tracing::instrument(skip(self), err)]
     pub async fn session(
         &self,
         user: UserId,
-        session_id: &str,
+        session: &SessionId,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let now = Timestamp::now();
-        Ok(self
-            .read(session_key(user, session_id))
-            .await?
-            .map(|i| SessionRecord::from_item(&i))
-            .transpose()?
-            .filter(|s| s.is_live(now)))
+        let Some(item) = self.read(session_key(user, session)).await? else {
+            return Ok(None);
+        };
+        Ok(SessionRecord::from_item(&item)?.filter(|r| r.id == *session && r.is_live(now)))
+    }
+
+    /// A session and user profiles in one consistent BatchGetItem: a request's session
+    /// check and the users it needs (its own, to decide its role; the one it reads) cost a
+    /// single round trip.
+    #[tracing::instrument(skip(self), err)]
+    pub async fn session_and_users(
+        &self,
+        user: UserId,
+        session: &SessionId,
+        profiles: &[UserId],
+    ) -> Result<(Option<SessionRecord>, Vec<User>), StoreError> {
+        let mut keys = vec![session_key(user, session)];
+        keys.extend(super::users::profile_keys(profiles));
+        let (mut found, mut users) = (None, Vec::new());
+        for item in self.read_many(keys).await? {
+            if item.s("sk")? == keys::PROFILE {
+                users.push(super::users::user_from(&item)?);
+            } else {
+                found = SessionRecord::from_item(&item)?;
+            }
+        }
+        let now = Timestamp::now();
+        Ok((found.filter(|r| r.id == *session && r.is_live(now)), users))
     }
 
     /// Swaps the refresh hash, but only if `old_hash` is still the current one.
+    #[tracing::instrument(skip(self, old_hash, new_hash), err)]
     pub async fn rotate_refresh(
         &self,
         user: UserId,
-        session_id: &str,
+        session: &SessionId,
         old_hash: &str,
         new_hash: &str,
     ) -> Result<Rotation, StoreError> {
@@ -114,7 +172,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(session_key(user, session_id)))
+            .set_key(Some(session_key(user, session)))
             .update_expression("SET refresh_hash = :new")
             .condition_expression("refresh_hash = :old")
             .expression_attribute_values(":new", s(new_hash))
@@ -135,52 +193,69 @@ impl Store {
         }
     }
 
-    pub async fn end_session(&self, user: UserId, session_id: &str) -> Result<(), StoreError> {
-        self.client
+    /// Ends the session, unless its slot already holds another one.
+    #[tracing::instrument(skip(self), err)]
+    pub async fn end_session(&self, user: UserId, session: &SessionId) -> Result<(), StoreError> {
+        let (condition, values) = holds(session);
+        let result = self
+            .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(session_key(user, session_id)))
+            .set_key(Some(session_key(user, session)))
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
             .send()
-            .await
-            .map_err(StoreError::aws)?;
-        Ok(())
+            .await;
+        match result {
+            Err(e)
+                if !e
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::aws(e))
+            }
+            _ => Ok(()),
+        }
     }
 
-    /// Ends the given sessions of one user in a single transaction.
+    /// Ends the given sessions of one user, each with its own conditional delete (a slot
+    /// taken by a newer login since it was read keeps it), a bounded number at a time.
+    #[tracing::instrument(skip(self, sessions), fields(count = sessions.len()), err)]
     pub async fn end_sessions(
         &self,
         user: UserId,
         sessions: &[SessionRecord],
     ) -> Result<(), StoreError> {
-        // MAX_SESSIONS_PER_USER is at most 100, the transaction size limit.
-        for chunk in sessions.chunks(100) {
-            let writes = chunk
-                .iter()
-                .map(|s| self.session_delete(user, &s.id))
-                .collect();
-            self.transact(writes)
-                .await
-                .map_err(|e| StoreError::Aws(e.to_string()))?;
-        }
-        Ok(())
+        // The futures are made before they are streamed: a closure in the stream would make
+        // the handlers' futures fail the higher-ranked `Send` check axum asks for.
+        let ends: Vec<_> = sessions
+            .iter()
+            .map(|s| self.end_session(user, &s.id))
+            .collect();
+        futures::stream::iter(ends)
+            .buffer_unordered(SWEEP_CONCURRENCY)
+            .try_collect()
+            .await
     }
 
-    /// Starts a session: the session item, the login stamp (and an upgraded password hash)
-    /// on the user, the eviction of sessions over the cap, and the audit event, at once.
-    /// Fails if the user was deactivated or changed its password since it was read.
+    /// Starts a session: the session item in its slot (overwriting whatever held it), the
+    /// login stamp (and an upgraded password hash) on the user, the eviction of sessions in
+    /// slots past the cap, the audit event, and the return of the login's reservation, at
+    /// once. `false` if the user's authority or status changed since it was read: a session
+    /// is never created under an authority that no longer holds.
+    #[tracing::instrument(skip_all, fields(user = %session.user_id), err)]
     pub async fn start_session(
         &self,
         session: &SessionRecord,
-        login_at: Timestamp,
-        expected_hash: &str,
         rehash: Option<&str>,
         evict: &[SessionRecord],
-        audit: &crate::domain::AuditEvent,
+        audit: &AuditEvent,
+        reservation: &Reservation,
     ) -> Result<bool, StoreError> {
         let mut values = HashMap::from([
-            (":now".to_owned(), s(login_at.to_string())),
+            (":now".to_owned(), s(session.created_at.to_string())),
             (":active".to_owned(), s("active")),
-            (":expected".to_owned(), s(expected_hash)),
+            (":authority".to_owned(), n(session.authority)),
         ]);
         let expression = match rehash {
             Some(h) => {
@@ -189,73 +264,37 @@ impl Store {
             }
             None => "SET last_login_at = :now",
         };
+        // Users written before authority versions existed have none: version 0.
+        let condition = if session.authority == 0 {
+            "#status = :active AND (attribute_not_exists(authority) OR authority = :authority)"
+        } else {
+            "#status = :active AND authority = :authority"
+        };
         let mut writes = vec![
-            self.session_put(session),
+            Write::put(&self.table, session.to_item(), None, HashMap::new()),
             Write::update(
                 &self.table,
                 super::users::profile_key(session.user_id),
                 expression,
-                Some("#status = :active AND password_hash = :expected"),
+                Some(condition),
                 HashMap::from([("#status".to_owned(), "status".to_owned())]),
                 values,
             ),
+            self.audit_write(audit),
+            self.release_write(reservation),
         ];
-        writes.extend(
-            evict
-                .iter()
-                .map(|e| self.session_delete(session.user_id, &e.id)),
-        );
-        writes.push(self.audit_write(audit));
+        writes.extend(evict.iter().take(EVICTIONS_PER_LOGIN).map(|e| {
+            Write::delete(
+                &self.table,
+                session_key(e.user_id, &e.id),
+                None,
+                HashMap::new(),
+            )
+        }));
         match self.transact(writes).await {
             Ok(()) => Ok(true),
-            Err(super::tx::TxError::Cancelled(_)) => Ok(false),
-            Err(super::tx::TxError::Store(e)) => Err(e),
+            Err(TxError::Cancelled(_)) => Ok(false),
+            Err(TxError::Store(e)) => Err(e),
         }
-    }
-}
-
-impl Store {
-    /// A session and a user profile in one consistent BatchGetItem: an authenticated read of
-    /// one user costs a single round trip, session check included.
-    pub async fn session_and_user(
-        &self,
-        user: UserId,
-        session_id: &str,
-        target: UserId,
-    ) -> Result<(Option<SessionRecord>, Option<crate::domain::User>), StoreError> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
-        let keys = KeysAndAttributes::builder()
-            .keys(session_key(user, session_id))
-            .keys(super::users::profile_key(target))
-            .consistent_read(true)
-            .build()
-            .expect("keys are set");
-        let mut request = Some(HashMap::from([(self.table.clone(), keys)]));
-        let (mut session, mut profile) = (None, None);
-        // BatchGetItem may return some keys as unprocessed; ask again for those.
-        while let Some(items) = request.take().filter(|r| !r.is_empty()) {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(items))
-                .send()
-                .await
-                .map_err(StoreError::aws)?;
-            for raw in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                let item = Item(raw);
-                if item.s("sk")? == keys::PROFILE {
-                    profile = Some(super::users::user_from(&item)?);
-                } else {
-                    session = Some(SessionRecord::from_item(&item)?);
-                }
-            }
-            request = out.unprocessed_keys;
-        }
-        let now = Timestamp::now();
-        Ok((session.filter(|s| s.is_live(now)), profile))
     }
 }

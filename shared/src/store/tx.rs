@@ -117,12 +117,100 @@ impl Store {
                 Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
                 _ => false,
             };
-            if !conflict || attempt >= ATTEMPTS {
+            if !conflict {
                 return Err(StoreError::aws(err).into());
+            }
+            if attempt >= ATTEMPTS {
+                // Contention that outlasted every retry passes, like throttling: try later.
+                return Err(StoreError::Unavailable(crate::faults::describe(&err)).into());
             }
             let base = 5u64 << attempt.min(6);
             let pause = rand::rng().random_range(base / 2..=base);
             tokio::time::sleep(Duration::from_millis(pause)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    /// DynamoDB as an HTTP client that answers every request with one error document.
+    #[derive(Debug, Clone)]
+    struct Answers(&'static str);
+
+    impl HttpConnector for Answers {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            let status = StatusCode::try_from(400).expect("status");
+            HttpConnectorFuture::ready(Ok(HttpResponse::new(status, SdkBody::from(self.0))))
+        }
+    }
+
+    impl HttpClient for Answers {
+        fn http_connector(
+            &self,
+            _: &HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    fn store_answering(body: &'static str) -> Store {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+            .retry_config(crate::faults::Caller::Interactive.retries())
+            .http_client(Answers(body))
+            .build();
+        Store::new(aws_sdk_dynamodb::Client::from_conf(config), "t")
+    }
+
+    fn one_write() -> Vec<Write> {
+        vec![Write::delete(
+            "t",
+            super::super::key("a", "b"),
+            None,
+            Attrs::new(),
+        )]
+    }
+
+    const CONFLICT: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"cancelled","CancellationReasons":[{"Code":"TransactionConflict"}]}"#;
+    const CONDITION: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"cancelled","CancellationReasons":[{"Code":"ConditionalCheckFailed"}]}"#;
+    const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}"#;
+
+    #[tokio::test]
+    async fn conflicts_that_outlast_the_retries_are_unavailable() {
+        let err = store_answering(CONFLICT).transact(one_write()).await;
+        assert!(
+            matches!(err, Err(TxError::Store(StoreError::Unavailable(_)))),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn throttling_is_unavailable() {
+        let err = store_answering(THROTTLED).transact(one_write()).await;
+        assert!(
+            matches!(err, Err(TxError::Store(StoreError::Unavailable(_)))),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_condition_is_an_answer_not_a_fault() {
+        let err = store_answering(CONDITION).transact(one_write()).await;
+        assert!(matches!(&err, Err(e) if e.failed_at(0)), "{err:?}");
     }
 }

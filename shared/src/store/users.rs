@@ -10,8 +10,8 @@ use super::sessions::SessionRecord;
 use super::tx::{Attrs, TxError, Write};
 use super::{key, Store, StoreError};
 use crate::domain::{
-    AuditEvent, DisplayName, Email, LoginName, PictureUrl, Status, Timestamp, User, UserId,
-    Username,
+    AuditEvent, DisplayName, Email, LoginName, PictureUrl, SessionId, Status, Timestamp, User,
+    UserId, Username,
 };
 
 /// Why a user write was refused.
@@ -33,6 +33,17 @@ pub(super) fn profile_key(id: UserId) -> Attrs {
     key(keys::user_pk(id), keys::PROFILE)
 }
 
+/// The profile keys of `ids`, each once (BatchGetItem refuses a key named twice).
+pub(super) fn profile_keys(ids: &[UserId]) -> Vec<Attrs> {
+    let mut keys: Vec<Attrs> = Vec::with_capacity(ids.len());
+    for key in ids.iter().map(|id| profile_key(*id)) {
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
 pub(super) fn user_item(u: &User) -> Attrs {
     let mut item = profile_key(u.id);
     let mut put = |k: &str, v: AttributeValue| {
@@ -46,6 +57,7 @@ pub(super) fn user_item(u: &User) -> Attrs {
     put("created_at", s(u.created_at.to_string()));
     put("updated_at", s(u.updated_at.to_string()));
     put("version", n(u.version));
+    put("authority", n(u.authority));
     // Directory index keys: one partition, sort keys that make each sort order a Query.
     put("dir", s(keys::DIRECTORY));
     put("created_sk", s(format!("{}#{}", u.created_at, u.id)));
@@ -104,6 +116,8 @@ pub(super) fn user_from(item: &Item) -> Result<User, StoreError> {
         last_login_at: opt_ts("last_login_at"),
         version: item.n("version")?,
         password_hash: item.opt_s("password_hash").map(str::to_owned),
+        // Items written before authority versions existed hold none: version 0.
+        authority: item.opt_n("authority").unwrap_or(0),
     })
 }
 
@@ -132,7 +146,7 @@ impl Deltas {
                     Status::Inactive => d.inactive += sign,
                     Status::Deleted => d.deleted += sign,
                 }
-                if u.is_admin && u.status == Status::Active {
+                if u.is_active_admin() {
                     d.active_admins += sign;
                 }
             }
@@ -227,17 +241,28 @@ impl Store {
     }
 
     /// Replaces `before` with `after` (whose version must be `before.version + 1`), moving
-    /// reservations and counters, ending `end_sessions`, and recording `audit`; or, when
-    /// `after` is `None`, erases the user and its reservations.
+    /// reservations and counters and recording `audit`; or, when `after` is `None`, erases
+    /// the user and its reservations.
+    ///
+    /// Whatever `after.authority` says, the item is written with `before.authority_after`:
+    /// every change of admin rights, status or password bumps it here, in the one write path
+    /// of users, which ends every session at once without touching them (so the transaction
+    /// stays small whatever the number of sessions). `keep` is a session that moves to the new
+    /// authority in the same transaction (the one changing its own password).
     pub async fn save_user(
         &self,
         before: &User,
         after: Option<&User>,
         audit: &AuditEvent,
-        end_sessions: &[SessionRecord],
+        keep: Option<&SessionId>,
     ) -> Result<(), WriteError> {
         let version = HashMap::from([(":v".to_owned(), n(before.version))]);
         let guard = Some("version = :v");
+        let after = after.map(|a| User {
+            authority: before.authority_after(a),
+            ..a.clone()
+        });
+        let after = after.as_ref();
         let mut writes = vec![match after {
             Some(after) => Write::put(&self.table, user_item(after), guard, version),
             None => Write::delete(&self.table, profile_key(before.id), guard, version),
@@ -284,8 +309,8 @@ impl Store {
             counter_at = Some(writes.len());
             writes.push(self.counter_write(deltas));
         }
-        for session in end_sessions {
-            writes.push(self.session_delete(before.id, &session.id));
+        if let (Some(session), Some(after)) = (keep, after) {
+            writes.push(self.session_carry(before.id, session, after.authority));
         }
         writes.push(self.audit_write(audit));
         self.transact(writes).await.map_err(|e| match e {
@@ -305,33 +330,43 @@ impl Store {
             .transpose()
     }
 
-    /// The user and its live sessions (oldest first), in one consistent Query of its partition.
+    /// The users of `ids` that exist, in one consistent BatchGetItem.
+    #[tracing::instrument(skip(self), err)]
+    pub async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        let keys = profile_keys(ids);
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read_many(keys).await?.iter().map(user_from).collect()
+    }
+
+    /// The user and every session item it has (live or not), in one consistent Query of its
+    /// partition (one page, unless old sessions pile up past 1 MB).
+    #[tracing::instrument(skip(self), err)]
     pub async fn user_with_sessions(
         &self,
         id: UserId,
     ) -> Result<Option<(User, Vec<SessionRecord>)>, StoreError> {
-        let out = self
+        let items = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(keys::user_pk(id)))
             .consistent_read(true)
+            .into_paginator()
+            .items()
             .send()
-            .await
-            .map_err(StoreError::aws)?;
-        let now = Timestamp::now();
+            .collect::<Vec<_>>()
+            .await;
         let mut user = None;
         let mut sessions = Vec::new();
-        for raw in out.items.unwrap_or_default() {
-            let item = Item(raw);
+        for raw in items {
+            let item = Item(raw.map_err(StoreError::aws)?);
             match item.s("sk")? {
                 keys::PROFILE => user = Some(user_from(&item)?),
                 sk if sk.starts_with(keys::SESSION_PREFIX) => {
-                    let session = SessionRecord::from_item(&item)?;
-                    if session.is_live(now) {
-                        sessions.push(session);
-                    }
+                    sessions.extend(SessionRecord::from_item(&item)?);
                 }
                 _ => {}
             }

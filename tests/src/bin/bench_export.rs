@@ -86,7 +86,8 @@ async fn parent(args: &[String]) -> Result<ExitCode, BoxError> {
     let users = option("--users", 100_000)?;
     let rounds = option("--rounds", 3)?;
     let config = TestApp::config(&[]);
-    let sdk = userhub::app::load_sdk_config().await;
+    // An export is the jobs worker's work: its SDK calls get the worker's patience.
+    let sdk = userhub::app::load_sdk_config_for(userhub::faults::Caller::Worker).await;
     let state = Ctx::new(config, &sdk);
     TestApp::provision(&state).await;
     let segments = state.config.export_scan_segments;
