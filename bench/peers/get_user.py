@@ -63,13 +63,16 @@ def handler(event, _context):
     token = claims(event.get("headers", {}).get("authorization"))
     if token is None:
         return answer(401, {"code": "unauthorized"})
-    session_key = {"pk": {"S": f"USER#{token['sub']}"}, "sk": {"S": f"SESSION#{token['sid']}"}}
+    # A session id is "<slot>-<unique>"; the item sits in its slot and names the session.
+    slot = str(token["sid"]).split("-", 1)[0]
+    session_key = {"pk": {"S": f"USER#{token['sub']}"}, "sk": {"S": f"SESSION#{slot}"}}
     user_key = {"pk": {"S": f"USER#{parts[1]}"}, "sk": {"S": "PROFILE"}}
     out = CLIENT.batch_get_item(
         RequestItems={TABLE: {"Keys": [session_key, user_key], "ConsistentRead": True}}
     )
     items = out["Responses"].get(TABLE, [])
-    if not any(i["sk"]["S"].startswith("SESSION#") for i in items):
+    live = lambda i: i.get("session_id", {}).get("S") == token["sid"] and int(i["ttl"]["N"]) > time.time()
+    if not any(i["sk"]["S"].startswith("SESSION#") and live(i) for i in items):
         return answer(401, {"code": "unauthorized"})
     if token.get("role") != "admin" and token["sub"] != parts[1]:
         return answer(404, {"code": "not_found"})

@@ -25,6 +25,8 @@ pub struct Row {
     pub raw: Stats,
     /// Replayed calls DynamoDB refused (conditional writes that no longer hold).
     pub refused: usize,
+    /// Served by the Python peer, not by userhub (no budget).
+    pub peer: bool,
 }
 
 impl Row {
@@ -136,6 +138,7 @@ pub async fn measure(
                 stats,
                 raw,
                 refused,
+                peer: p.peer,
             });
         }
     }
@@ -159,7 +162,9 @@ fn table(rows: &[Row], (warm_up, runs): (usize, usize)) -> Table {
     );
     for r in rows {
         let x = r.ratio();
-        let budget = if r.refused > 0 {
+        let budget = if r.peer {
+            "(peer: no budget)".to_owned()
+        } else if r.refused > 0 {
             // The raw side is not the same work when DynamoDB refuses the replayed writes.
             format!("n/a ({} replayed writes refused)", r.refused)
         } else {
