@@ -140,6 +140,8 @@ pub async fn load_sdk_config() -> SdkConfig {
 /// The shared SDK configuration with the timeouts and retries of `caller` (see `faults`).
 pub async fn load_sdk_config_for(caller: Caller) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        // Compiled-in root certificates: no certificate files read on a cold start.
+        .http_client(crate::sdk_http::https_client())
         .timeout_config(caller.timeouts())
         .retry_config(caller.retries())
         .load()

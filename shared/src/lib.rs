@@ -12,6 +12,7 @@ pub mod faults;
 pub mod http;
 pub mod import;
 pub mod mail;
+pub mod sdk_http;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;

@@ -400,8 +400,19 @@ impl LambdaProcess {
         name: &str,
         env: &[(String, String)],
     ) -> Result<Self, EmulatorError> {
+        Self::spawn_with_args(binary, &[], name, env).await
+    }
+
+    /// [`spawn`](Self::spawn) for a program that takes arguments, such as an interpreter
+    /// and its handler script (the bench's Python peer).
+    pub async fn spawn_with_args(
+        program: &Path,
+        args: &[&str],
+        name: &str,
+        env: &[(String, String)],
+    ) -> Result<Self, EmulatorError> {
         let api = RuntimeApi::start(name).await?;
-        let mut process = Self::spawn_against(binary, name, &api.address(), env)?;
+        let mut process = Self::exec(program, args, name, &api.address(), env)?;
         process.api = Some(api);
         Ok(process)
     }
@@ -414,8 +425,19 @@ impl LambdaProcess {
         runtime_api: &str,
         env: &[(String, String)],
     ) -> Result<Self, EmulatorError> {
+        Self::exec(binary, &[], name, runtime_api, env)
+    }
+
+    fn exec(
+        binary: &Path,
+        args: &[&str],
+        name: &str,
+        runtime_api: &str,
+        env: &[(String, String)],
+    ) -> Result<Self, EmulatorError> {
         let mut cmd = Command::new(binary);
-        cmd.env_clear()
+        cmd.args(args)
+            .env_clear()
             .envs(std::env::vars().filter(|(k, _)| passthrough(k)))
             .env(
                 "AWS_REGION",
@@ -468,6 +490,11 @@ impl LambdaProcess {
         self.api.as_ref().ok_or_else(|| {
             EmulatorError::Protocol("this process runs against another runtime API".into())
         })
+    }
+
+    /// The function's process id (for its memory use in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything the function wrote to stdout and stderr so far.
