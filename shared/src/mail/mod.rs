@@ -34,14 +34,16 @@ impl MailError {
 }
 
 /// The SES client for `Mailer`: no SDK retries (the mailer retries once itself, so a send
-/// is bounded at two attempts) and short timeouts, because a request waits for its mail.
+/// is bounded at two attempts) and short timeouts, because a request waits for its mail:
+/// two 1.5 s attempts keep a request whose mail cannot go out within the 5 s that a
+/// request may spend on a failing dependency.
 pub fn ses_client(sdk: &SdkConfig) -> aws_sdk_sesv2::Client {
     let conf = aws_sdk_sesv2::config::Builder::from(sdk)
         .retry_config(RetryConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(3))
+                .connect_timeout(Duration::from_secs(1))
+                .operation_attempt_timeout(Duration::from_millis(1500))
                 .build(),
         )
         .build();
