@@ -423,7 +423,10 @@ fn exported(user: &Value) -> Value {
     v
 }
 
+// 2,000 users exported and imported four times keeps DynamoDB Local busy for minutes and
+// starves the rest of the suite on two cores: it runs with the scale tests.
 #[tokio::test]
+#[ignore = "scale: make test-scale"]
 async fn a_full_export_round_trips_through_csv_and_json() {
     // Tokens that outlive the test on a loaded machine (it imports 4 files).
     const LONG_TOKENS: (&str, &str) = ("ACCESS_TOKEN_TTL", "7200");
