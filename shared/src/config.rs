@@ -7,35 +7,25 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
-/// A `count/seconds` budget, as written in the `RATE_LIMIT_*` variables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limit {
-    pub count: u32,
-    pub window_secs: u64,
-}
+pub use crate::domain::rate_limit::Limit;
 
-impl Limit {
-    pub const fn new(count: u32, window_secs: u64) -> Self {
-        Self { count, window_secs }
+/// Reads a `count/seconds` budget of a `RATE_LIMIT_*` variable.
+fn parse_limit(raw: &str) -> Result<Limit, String> {
+    let (count, secs) = raw
+        .split_once('/')
+        .ok_or_else(|| format!("expected count/seconds, got {raw:?}"))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("count in {raw:?} is not a whole number"))?;
+    let window_secs: u64 = secs
+        .trim()
+        .parse()
+        .map_err(|_| format!("seconds in {raw:?} is not a whole number"))?;
+    if count == 0 || window_secs == 0 {
+        return Err(format!("{raw:?} must have a count and window above zero"));
     }
-
-    fn parse(raw: &str) -> Result<Self, String> {
-        let (count, secs) = raw
-            .split_once('/')
-            .ok_or_else(|| format!("expected count/seconds, got {raw:?}"))?;
-        let count: u32 = count
-            .trim()
-            .parse()
-            .map_err(|_| format!("count in {raw:?} is not a whole number"))?;
-        let window_secs: u64 = secs
-            .trim()
-            .parse()
-            .map_err(|_| format!("seconds in {raw:?} is not a whole number"))?;
-        if count == 0 || window_secs == 0 {
-            return Err(format!("{raw:?} must have a count and window above zero"));
-        }
-        Ok(Self { count, window_secs })
-    }
+    Ok(Limit::new(count, window_secs))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,7 +336,7 @@ impl<F: Fn(&str) -> Option<String>> Parsed<'_, F> {
     }
 
     fn limit(&mut self, key: &str, default: Limit) -> Limit {
-        match self.raw(key).map(|raw| Limit::parse(&raw)) {
+        match self.raw(key).map(|raw| parse_limit(&raw)) {
             None => default,
             Some(Ok(limit)) => limit,
             Some(Err(e)) => {

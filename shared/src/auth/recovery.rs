@@ -4,11 +4,11 @@
 //! purpose replaces it.
 
 use super::passwords::{self, Verified};
-use super::rate_limit::Action;
 use super::service::{end_all_sessions, limit};
 use super::tokens::{random_secret, sha256_hex};
 use crate::domain::input::Changes;
 use crate::domain::passwords::{CurrentPassword, NewPassword};
+use crate::domain::rate_limit::Action;
 use crate::domain::tokens::{self, Purpose, TokenKind, TokenRecord};
 use crate::domain::{
     Actor, AuditEvent, Email, LoginName, Principal, Status, Timestamp, User, UserId,

@@ -4,9 +4,9 @@
 use serde::Serialize;
 
 use super::passwords::{self, Verified};
-use super::rate_limit::Action;
 use super::tokens::{hashes_equal, sha256_hex, AccessToken, RefreshToken};
 use crate::domain::passwords::NewPassword;
+use crate::domain::rate_limit::Action;
 use crate::domain::session::{pick_slot, Occupant};
 use crate::domain::{
     Actor, AuditEvent, LoginName, Principal, Role, SessionId, Timestamp, User, UserId,

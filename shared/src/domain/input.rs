@@ -7,8 +7,7 @@ use serde::Deserialize;
 
 use super::lifecycle::{Refused, Transition};
 use super::passwords::{CurrentPassword, NewPassword};
-use super::{DisplayName, Email, PictureUrl, Status, User, Username};
-use crate::error::FieldError;
+use super::{DisplayName, Email, FieldError, PictureUrl, Status, User, Username};
 
 /// The fields of a new user, as sent (registration, admin create, bulk, import). Its
 /// `Debug` leaves the password out.

@@ -4,8 +4,8 @@
 use serde::Deserialize;
 
 use super::input::Errors;
+use super::FieldError;
 use super::{Status, Timestamp, User};
-use crate::error::FieldError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {

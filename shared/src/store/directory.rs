@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::item::{s, Item};
-use super::users::user_from;
-use super::{key_to_position, keys, position_to_key, Page, Position, Store, StoreError};
+use super::keys;
+use super::page::{key_to_position, position_to_key};
+use super::profiles::user_from;
+use super::{Call, Page, Position, Store, StoreError};
 use crate::domain::listing::{ListQuery, Order, SortKey};
 use crate::domain::{Status, User};
 
@@ -159,7 +161,7 @@ impl Store {
                 .set_exclusive_start_key(start.take().map(position_to_key))
                 .send()
                 .await
-                .map_err(StoreError::aws)?;
+                .map_err(StoreError::sdk(Call::new("Query directory", "profile")))?;
             read += out.scanned_count.max(0) as usize;
             for raw in out.items.unwrap_or_default() {
                 if users.len() == limit {
