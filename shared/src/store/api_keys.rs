@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::error::is_condition_failed;
 use super::item::{s, Item};
 use super::keys;
 use super::{Call, Page, Position, Store, StoreError};
@@ -75,22 +76,12 @@ impl Store {
         if let Some(t) = k.expires_at {
             item.insert("expires_at".into(), s(t.to_string()));
         }
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(StoreError::sdk(Call::new("PutItem", "api key")))?;
-        Ok(())
+        self.put_new("api key", item).await
     }
 
     pub async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        self.read("api key", keys::api_key(id))
-            .await?
-            .map(|i| ApiKeyRecord::from_item(&i))
-            .transpose()
+        self.read_as("api key", keys::api_key(id), ApiKeyRecord::from_item)
+            .await
     }
 
     /// One page of keys, newest first.
@@ -142,12 +133,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if is_condition_failed(&e) => Ok(()),
             Err(e) => Err(StoreError::sdk(Call::new("UpdateItem", "api key"))(e)),
         }
     }

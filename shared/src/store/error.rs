@@ -86,6 +86,12 @@ impl StoreError {
     }
 }
 
+/// Whether a conditional write was refused because its condition did not hold: an answer
+/// the caller expects, not a failure.
+pub(super) fn is_condition_failed<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    err.code() == Some("ConditionalCheckFailedException")
+}
+
 /// Error codes of DynamoDB and S3 that say "not now" rather than "never": throttling,
 /// capacity and the services' own transient failures.
 const TRANSIENT_CODES: &[&str] = &[

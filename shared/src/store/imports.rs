@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
+use super::error::is_condition_failed;
 use super::item::{n, s, Attrs, Item};
 use super::keys;
 use super::profiles::user_item;
@@ -127,34 +128,16 @@ pub enum JobMoveError {
     Store(#[from] StoreError),
 }
 
-fn is_condition_failed<E>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-    e.code() == Some("ConditionalCheckFailedException")
-}
-
 impl Store {
     /// Writes a new job, awaiting its file.
     #[tracing::instrument(skip_all, fields(job = %job.id))]
     pub async fn put_import_job(&self, job: &ImportJob) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(job_item(job)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(StoreError::sdk(Call::new("PutItem", "import job")))?;
-        Ok(())
+        self.put_new("import job", job_item(job)).await
     }
 
     pub async fn import_job(&self, id: &str) -> Result<Option<ImportJob>, StoreError> {
-        self.read("import job", keys::import_job(id))
-            .await?
-            .map(|i| job_from(&i))
-            .transpose()
+        self.read_as("import job", keys::import_job(id), job_from)
+            .await
     }
 
     /// One page of jobs, newest first.

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
+use super::error::is_condition_failed;
 use super::item::{n, s, Attrs, Item};
 use super::keys;
 use super::{Call, Page, Position, Store, StoreError};
@@ -102,22 +103,12 @@ impl Store {
     /// Writes a new job (pending, or already running when its writer runs it itself).
     #[tracing::instrument(skip_all, fields(job = %job.id), err)]
     pub async fn put_export_job(&self, job: &ExportJob) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(job_item(job)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(StoreError::sdk(Call::new("PutItem", "export job")))?;
-        Ok(())
+        self.put_new("export job", job_item(job)).await
     }
 
     pub async fn export_job(&self, id: &str) -> Result<Option<ExportJob>, StoreError> {
-        self.read("export job", keys::export_job(id))
-            .await?
-            .map(|i| job_from(&i))
-            .transpose()
+        self.read_as("export job", keys::export_job(id), job_from)
+            .await
     }
 
     /// One page of jobs, newest first.
@@ -149,12 +140,7 @@ impl Store {
             .await;
         match result {
             Ok(out) => out.attributes.map(|a| job_from(&Item(a))).transpose(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
+            Err(e) if is_condition_failed(&e) => Ok(None),
             Err(e) => Err(StoreError::sdk(Call::new("UpdateItem", "export job"))(e)),
         }
     }

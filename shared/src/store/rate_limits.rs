@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-
+use super::error::is_condition_failed;
 use super::item::n;
 use super::keys;
 use super::tx::Write;
@@ -79,14 +78,7 @@ impl Store {
                 subject: subject.to_owned(),
                 window,
             })),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(Err(RateLimited::full(limit, window, now)))
-            }
+            Err(e) if is_condition_failed(&e) => Ok(Err(RateLimited::full(limit, window, now))),
             Err(e) => Err(StoreError::sdk(Call::new(
                 "UpdateItem",
                 "rate-limit window",

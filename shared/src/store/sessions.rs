@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use futures::{StreamExt, TryStreamExt};
 
+use super::error::is_condition_failed;
 use super::item::{n, s, Attrs, Item};
 use super::keys;
 use super::profiles::user_from;
@@ -136,10 +136,16 @@ impl Store {
         session: &SessionId,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let now = Timestamp::now();
-        let Some(item) = self.read("session", keys::session(user, session)).await? else {
-            return Ok(None);
-        };
-        Ok(SessionRecord::from_item(&item)?.filter(|r| r.id == *session && r.is_live(now)))
+        let found = self
+            .read_as(
+                "session",
+                keys::session(user, session),
+                SessionRecord::from_item,
+            )
+            .await?;
+        Ok(found
+            .flatten()
+            .filter(|r| r.id == *session && r.is_live(now)))
     }
 
     /// A session and user profiles in one consistent BatchGetItem: a request's session
@@ -188,14 +194,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(Rotation::Rotated),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(Rotation::Stale)
-            }
+            Err(e) if is_condition_failed(&e) => Ok(Rotation::Stale),
             Err(e) => Err(StoreError::sdk(Call::new("UpdateItem", "session"))(e)),
         }
     }
@@ -214,11 +213,7 @@ impl Store {
             .send()
             .await;
         match result {
-            Err(e)
-                if !e
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if !is_condition_failed(&e) => {
                 Err(StoreError::sdk(Call::new("DeleteItem", "session"))(e))
             }
             _ => Ok(()),

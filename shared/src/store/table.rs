@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use super::item::Item;
+use super::item::{Attrs, Item};
 use super::keys::{self, Key};
 use super::page::{key_to_position, position_to_key};
 use super::{Call, Page, Position, Store, StoreError};
@@ -30,6 +30,30 @@ impl Store {
             .await
             .map_err(StoreError::sdk(Call::new("GetItem", item)))?;
         Ok(out.item.map(Item))
+    }
+
+    /// A consistent read of one item, parsed by `parse`.
+    pub(super) async fn read_as<T>(
+        &self,
+        item: &'static str,
+        key: Key,
+        parse: impl Fn(&Item) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.read(item, key).await?.map(|i| parse(&i)).transpose()
+    }
+
+    /// Writes a new item, failing if one with its key exists already.
+    #[tracing::instrument(skip(self, attrs))]
+    pub(super) async fn put_new(&self, item: &'static str, attrs: Attrs) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(attrs))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(StoreError::sdk(Call::new("PutItem", item)))?;
+        Ok(())
     }
 
     /// One page of the items of partition `pk`, newest (highest sort key) first, each

@@ -64,10 +64,8 @@ impl Store {
     /// The token with this hash, read consistently, expired or not (the caller decides).
     #[tracing::instrument(skip_all)]
     pub async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        self.read("token", keys::token(hash))
-            .await?
-            .map(|item| token_from(hash, &item))
-            .transpose()
+        self.read_as("token", keys::token(hash), |item| token_from(hash, item))
+            .await
     }
 
     /// Uses the token up: deletes it and its pointer, provided it still exists and is still

@@ -259,10 +259,7 @@ impl Store {
     /// The user, read consistently.
     #[tracing::instrument(skip(self), err)]
     pub async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        self.read("profile", keys::profile(id))
-            .await?
-            .map(|i| user_from(&i))
-            .transpose()
+        self.read_as("profile", keys::profile(id), user_from).await
     }
 
     /// The users of `ids` that exist, in one consistent BatchGetItem.
