@@ -414,6 +414,7 @@ fn exported(user: &Value) -> Value {
         "display_name",
         "status",
         "is_admin",
+        "email_verified",
         "created_at",
         "updated_at",
         "last_login_at",
@@ -941,6 +942,59 @@ async fn upserts_write_only_what_changed() {
     )
     .await;
     assert_eq!(report(&delete).await[0].code, "status_transition");
+    check_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn email_verified_imports_and_exports() {
+    let app = TestApp::with_env(&[INLINE]).await;
+    let (_, admin) = app.admin("boss").await;
+    let ann = app.register("ann@example.com", "ann").await;
+    assert_eq!(ann["email_verified"], false);
+    let file =
+        "email,email_verified\nann@example.com,true\ncara@example.com,true\ndan@example.com,\n";
+    let job = import(
+        &app,
+        &admin,
+        json!({"format": "csv", "mode": "upsert"}),
+        file.as_bytes(),
+    )
+    .await;
+    assert_eq!(counts(&job), [3, 2, 1, 0, 0], "{job}");
+    let verified = |email: &str| {
+        let app = &app;
+        let admin = &admin;
+        let path = format!("/users/by-email/{email}");
+        async move { app.get(&path).bearer(admin).send().await.expect(200)["email_verified"].clone() }
+    };
+    assert_eq!(verified("ann@example.com").await, true);
+    assert_eq!(verified("cara@example.com").await, true);
+    assert_eq!(
+        verified("dan@example.com").await,
+        false,
+        "an empty cell is the default"
+    );
+    let bad = import(
+        &app,
+        &admin,
+        json!({"format": "csv", "mode": "upsert"}),
+        b"email,email_verified\nann@example.com,maybe\n",
+    )
+    .await;
+    assert_eq!(report(&bad).await[0].field, "email_verified");
+
+    let file = export_file(&app, &admin, "csv").await;
+    let text = std::str::from_utf8(&file).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let column = header
+        .iter()
+        .position(|c| *c == "email_verified")
+        .expect("a full export column");
+    let cara = text
+        .lines()
+        .find(|l| l.contains("cara@example.com"))
+        .unwrap();
+    assert_eq!(cara.split(',').nth(column), Some("true"));
     check_consistent(&app).await;
 }
 
