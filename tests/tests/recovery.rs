@@ -486,6 +486,35 @@ async fn an_invited_user_sets_a_password_and_logs_in() {
 }
 
 #[tokio::test]
+async fn bulk_created_users_without_a_password_are_invited() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("boss").await;
+    let (invited, with_password) = (unique_email("bulkinv"), unique_email("bulkpw"));
+    let body = app
+        .post("/users/bulk")
+        .bearer(&admin)
+        .json(&json!({"users": [
+            {"email": invited, "username": "bulkinvitee"},
+            {"email": with_password, "username": "bulkhaspw", "password": PASSWORD},
+        ]}))
+        .send()
+        .await
+        .expect(200);
+    assert!(
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == 201),
+        "{body}"
+    );
+    let token = only_new(&sent_mail(&invited).await, 0, INVITE_SUBJECT).token("reset-password");
+    reset(&app, &token, NEW_PASSWORD).await.expect(204);
+    login(&app, &invited, NEW_PASSWORD).await.expect(200);
+    assert!(sent_mail(&with_password).await.is_empty());
+}
+
+#[tokio::test]
 async fn an_email_change_needs_the_password_and_mails_both_addresses() {
     let app = TestApp::new().await;
     let old = unique_email("old");

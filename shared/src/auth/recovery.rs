@@ -7,7 +7,7 @@ use super::passwords::{self, Verified};
 use super::rate_limit::Action;
 use super::service::{end_all_sessions, limit};
 use super::tokens::{random_secret, sha256_hex};
-use crate::domain::input::Changes;
+use crate::domain::input::{Changes, NewUser};
 use crate::domain::passwords::{CurrentPassword, NewPassword};
 use crate::domain::tokens::{self, Purpose, TokenKind, TokenRecord};
 use crate::domain::{
@@ -75,11 +75,19 @@ pub async fn welcome(ctx: &Ctx, user: &User) {
     send_link_after(ctx, user, TokenKind::EmailVerification).await;
 }
 
-/// Mails an invitation to a user an admin created without a password.
-pub async fn invite_new(ctx: &Ctx, user: &User) {
+/// Creates a user for an admin or a `users:write` key (POST /users, each item of POST
+/// /users/bulk). One created without a password is mailed an invitation to set one.
+pub async fn create_user(
+    ctx: &Ctx,
+    new: NewUser,
+    actor: Actor,
+    request_id: &str,
+) -> Result<User, Error> {
+    let user = users::create(ctx, new, actor, "created", request_id).await?;
     if user.password_hash.is_none() {
-        send_link_after(ctx, user, TokenKind::Invitation).await;
+        send_link_after(ctx, &user, TokenKind::Invitation).await;
     }
+    Ok(user)
 }
 
 /// POST /auth/password/forgot. Answers alike for existing, unknown and deleted accounts:
