@@ -1331,3 +1331,68 @@ async fn the_jobs_worker_runs_imports_from_the_stream() {
     }
     panic!("the import did not end");
 }
+
+#[tokio::test]
+async fn the_admin_cli_imports_a_file_from_a_terminal() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("boss").await;
+    let bin = userhub_tests::lambda_emulator::built_binary("userhub-admin", "infra/local-api")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::env::temp_dir().join(format!("userhub-cli-{}", userhub::domain::UserId::new()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cli = |file: &str, contents: &str, flags: &[&str]| {
+        let path = dir.join(file);
+        std::fs::write(&path, contents).unwrap();
+        let config = &app.state.config;
+        let out = std::process::Command::new(&bin)
+            .arg("import")
+            .arg(&path)
+            .args(flags)
+            .env("TABLE_NAME", &config.table_name)
+            .env("BUCKET_NAME", &config.bucket_name)
+            .env("JWT_SECRET", "x".repeat(32))
+            .output()
+            .expect("run userhub-admin");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let exists = |email: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            app.get(&format!("/users/by-email/{email}"))
+                .bearer(admin)
+                .send()
+                .await
+                .status
+                == 200
+        }
+    };
+
+    let (code, out) = cli(
+        "dry.csv",
+        "email,name\nnew@example.com,New\n",
+        &["--dry-run"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    // A dry run counts the rows it would create.
+    assert!(out.contains("succeeded: 1 rows, 1 created"), "{out}");
+    assert!(!exists("new@example.com").await, "a dry run writes no user");
+
+    let file =
+        "email,name,is_active\nnew@example.com,New,true\nold@example.com,Old,false\nbad,Bad,true\n";
+    let (code, out) = cli("users.csv", file, &["--mode", "upsert"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("succeeded: 3 rows, 2 created, 0 updated, 0 unchanged, 1 failed"),
+        "{out}"
+    );
+    assert!(out.contains("report: http"), "{out}");
+    assert!(exists("new@example.com").await && exists("old@example.com").await);
+    check_consistent(&app).await;
+
+    let (code, out) = cli("users.csv", file, &["--mode", "merge"]);
+    assert_ne!(code, Some(0), "a bad flag fails: {out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
