@@ -65,6 +65,11 @@ async fn import(app: &TestApp, token: &str, request: Value, file: &[u8]) -> Valu
     wait_for_import(app, token, &id).await
 }
 
+/// Imports a CSV file in `upsert` mode and waits for the job to end.
+async fn upsert_csv(app: &TestApp, token: &str, file: &[u8]) -> Value {
+    import(app, token, json!({"format": "csv", "mode": "upsert"}), file).await
+}
+
 async fn wait_for_import(app: &TestApp, token: &str, id: &str) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(900);
     loop {
@@ -895,13 +900,7 @@ async fn upserts_write_only_what_changed() {
     let (_, admin) = app.admin("boss").await;
     let ann = app.register("ann@example.com", "ann").await;
     let file = "email,name,status\nann@example.com,Ann Lee,inactive\nbob@example.com,Bob,active\n";
-    let job = import(
-        &app,
-        &admin,
-        json!({"format": "csv", "mode": "upsert"}),
-        file.as_bytes(),
-    )
-    .await;
+    let job = upsert_csv(&app, &admin, file.as_bytes()).await;
     assert_eq!(counts(&job), [2, 1, 1, 0, 0], "{job}");
     let after = app
         .get(&format!("/users/{}", ann["id"].as_str().unwrap()))
@@ -926,21 +925,9 @@ async fn upserts_write_only_what_changed() {
         .unwrap()
         .starts_with("user:"));
     // The same file again changes nothing; deleting through an import is refused.
-    let again = import(
-        &app,
-        &admin,
-        json!({"format": "csv", "mode": "upsert"}),
-        file.as_bytes(),
-    )
-    .await;
+    let again = upsert_csv(&app, &admin, file.as_bytes()).await;
     assert_eq!(counts(&again), [2, 0, 0, 2, 0]);
-    let delete = import(
-        &app,
-        &admin,
-        json!({"format": "csv", "mode": "upsert"}),
-        b"email,status\nann@example.com,deleted\n",
-    )
-    .await;
+    let delete = upsert_csv(&app, &admin, b"email,status\nann@example.com,deleted\n").await;
     assert_eq!(report(&delete).await[0].code, "status_transition");
     check_consistent(&app).await;
 }
@@ -953,13 +940,7 @@ async fn email_verified_imports_and_exports() {
     assert_eq!(ann["email_verified"], false);
     let file =
         "email,email_verified\nann@example.com,true\ncara@example.com,true\ndan@example.com,\n";
-    let job = import(
-        &app,
-        &admin,
-        json!({"format": "csv", "mode": "upsert"}),
-        file.as_bytes(),
-    )
-    .await;
+    let job = upsert_csv(&app, &admin, file.as_bytes()).await;
     assert_eq!(counts(&job), [3, 2, 1, 0, 0], "{job}");
     let verified = |email: &str| {
         let app = &app;
@@ -974,10 +955,9 @@ async fn email_verified_imports_and_exports() {
         false,
         "an empty cell is the default"
     );
-    let bad = import(
+    let bad = upsert_csv(
         &app,
         &admin,
-        json!({"format": "csv", "mode": "upsert"}),
         b"email,email_verified\nann@example.com,maybe\n",
     )
     .await;
