@@ -135,7 +135,9 @@ impl Store {
         }
     }
 
-    /// Reads one segment to its end, or until the reader goes away.
+    /// Reads one segment to its end, or until the reader goes away. A spawned task does not
+    /// inherit its caller's span, so it opens its own.
+    #[tracing::instrument(skip(self, filter, tx))]
     async fn scan_segment(
         self,
         filter: ScanFilter,

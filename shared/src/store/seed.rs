@@ -17,6 +17,7 @@ impl Store {
     /// Writes `users` as profile items exactly as `create_user` shapes them, but without
     /// reservations, counters or audit events: the table then breaks the invariants real
     /// writes keep, so this is for seeding test and benchmark tables only.
+    #[tracing::instrument(skip_all, fields(users = users.len()), err)]
     pub async fn seed_users(&self, users: &[User]) -> Result<(), StoreError> {
         for chunk in users.chunks(BATCH) {
             let mut requests = chunk
