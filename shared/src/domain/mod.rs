@@ -1,6 +1,7 @@
 //! The user-management domain as plain types and functions: no I/O, no AWS, no HTTP.
 
 pub mod access;
+pub mod api_key;
 pub mod audit;
 pub mod export;
 pub mod import;
