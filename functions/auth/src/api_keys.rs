@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use userhub::domain::api_key::ApiKeyInput;
 use userhub::domain::{Actor, Scope, Timestamp, UserId};
-use userhub::http::{page_response, Auth, Json, PageParams, Query};
+use userhub::http::{Auth, Cursors, Json, PageParams, Query};
 use userhub::store::ApiKeyRecord;
 use userhub::{AppState, Error};
 
@@ -83,11 +83,11 @@ pub(crate) async fn list(
     uri: Uri,
 ) -> Result<Response, Error> {
     principal.require_admin()?;
-    let (limit, after) = params.start(&ctx.cursors, LIST_SCOPE)?;
+    let cursors = Cursors::new(&ctx.cursors, LIST_SCOPE);
+    let (limit, after) = params.start(&cursors)?;
     let page = ctx.store.api_keys_page(limit, after).await?;
-    let next = page.next.map(|p| ctx.cursors.seal(LIST_SCOPE, &p));
     let items: Vec<KeyView> = page.items.into_iter().map(KeyView::from).collect();
-    Ok(page_response(&items, next, &uri))
+    Ok(cursors.respond(&items, page.next, Some(&uri)))
 }
 
 pub(crate) async fn revoke(

@@ -1,9 +1,7 @@
-//! Authentication: password hashing, access and refresh tokens, API keys, rate-limit
-//! windows, and the account flows (register, login, refresh, logout, password change).
+//! Credentials: password hashing, access and refresh tokens, API keys and rate-limit
+//! windows. The flows that use them are in `accounts`.
 
 pub mod api_keys;
 pub mod passwords;
 pub mod rate_limit;
-pub mod recovery;
-pub mod service;
 pub mod tokens;

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::input::Errors;
+use super::page::parse_page_limit;
 use super::{Status, Timestamp, User};
 use crate::error::FieldError;
 
@@ -158,16 +159,7 @@ impl ListParams {
             Some("desc") => Some(Order::Desc),
             Some(_) => errs.check("order", Err("must be asc or desc")),
         };
-        let limit = match self.limit.as_deref() {
-            None => Some(20),
-            Some(raw) => errs.check(
-                "limit",
-                raw.parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=100).contains(n))
-                    .ok_or("must be from 1 to 100"),
-            ),
-        };
+        let limit = errs.check("limit", parse_page_limit(self.limit.as_deref()));
         errs.finish(|| {
             Some((
                 ListQuery {

@@ -8,6 +8,7 @@ pub mod import;
 pub mod input;
 pub mod lifecycle;
 pub mod listing;
+pub mod page;
 pub mod passwords;
 pub mod session;
 pub mod time;
