@@ -711,7 +711,7 @@ async fn inactive_accounts_cannot_log_in_with_the_right_password() {
 
 #[tokio::test]
 async fn first_admin_is_bootstrapped_once_without_a_baked_in_password() {
-    use userhub_local_api::setup::{ensure_admin, Bootstrap};
+    use userhub::accounts::bootstrap::{ensure_admin, Bootstrap};
     let app = TestApp::new().await;
     let generated = ensure_admin(&app.state, None, None).await.unwrap();
     let Bootstrap::Generated { email, password } = generated else {

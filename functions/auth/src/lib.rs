@@ -164,11 +164,7 @@ async fn update_me(
     Json(body): Json<ChangesInput>,
 ) -> Result<Response, Error> {
     let (id, _) = person(&principal)?;
-    if body.is_privileged() {
-        return Err(Error::Forbidden(
-            "status, is_admin and password can only be changed by an admin",
-        ));
-    }
+    principal.may_request_self_service(&body)?;
     let changes = body.validate().map_err(Error::Validation)?;
     let user = userhub::accounts::recovery::update_profile(
         &ctx,

@@ -1,8 +1,9 @@
 //! The account flows: sessions (login, refresh, logout, password change, credentials into a
 //! principal) and recovery (one-time links: password reset, email verification,
-//! invitations). They sit above `users`, whose writes they use, and take the per-process
+//! invitations), and the bootstrap of the first admin. They sit above `users`, whose writes they use, and take the per-process
 //! `Ctx` that sits below them.
 
+pub mod bootstrap;
 pub mod recovery;
 pub mod sessions;
 

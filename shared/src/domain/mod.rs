@@ -3,6 +3,7 @@
 pub mod access;
 pub mod api_key;
 pub mod audit;
+pub mod bulk;
 pub mod export;
 pub mod import;
 pub mod input;
