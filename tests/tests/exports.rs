@@ -17,13 +17,14 @@ use userhub_tests::{download, json, seed_user, TestApp};
 
 const INLINE: (&str, &str) = ("RUN_JOBS_INLINE", "true");
 
-const FULL_COLUMNS: [&str; 9] = [
+const FULL_COLUMNS: [&str; 10] = [
     "id",
     "email",
     "username",
     "name",
     "status",
     "is_admin",
+    "email_verified",
     "created_at",
     "updated_at",
     "last_login_at",

@@ -271,7 +271,9 @@ pub async fn authenticate_session(
     token: AccessToken,
     target: Option<UserId>,
 ) -> Result<(Principal, Option<User>), Error> {
-    let ids: Vec<UserId> = std::iter::once(token.user_id).chain(target).collect();
+    // A batch read refuses a key twice: the caller reading themself is one key.
+    let others = target.filter(|t| *t != token.user_id);
+    let ids: Vec<UserId> = std::iter::once(token.user_id).chain(others).collect();
     let (session, users) = ctx
         .store
         .session_and_users(token.user_id, &token.session_id, &ids)

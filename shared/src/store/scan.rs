@@ -18,7 +18,7 @@ use crate::domain::{Status, User};
 const CHANNEL_ROWS: usize = 1024;
 
 /// The attributes a scanned user is read with: the profile, never the password hash.
-const PROFILE_ATTRIBUTES: [&str; 11] = [
+const PROFILE_ATTRIBUTES: [&str; 12] = [
     "id",
     "email",
     "username",
@@ -26,6 +26,7 @@ const PROFILE_ATTRIBUTES: [&str; 11] = [
     "profile_picture_url",
     "status",
     "is_admin",
+    "email_verified",
     "created_at",
     "updated_at",
     "last_login_at",
