@@ -10,8 +10,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use userhub::accounts::{self, sessions};
-use userhub::auth::rate_limit::Action;
 use userhub::domain::input::{ChangesInput, NewUserInput};
+use userhub::domain::rate_limit::Action;
 use userhub::domain::{Actor, LoginName, Principal, SessionId};
 use userhub::http::{
     user_response, with_location, Auth, ClientIp, Json, PendingAuth, RequestId, Routes,

@@ -7,7 +7,7 @@ pub mod bootstrap;
 pub mod recovery;
 pub mod sessions;
 
-use crate::auth::rate_limit::Action;
+use crate::domain::rate_limit::Action;
 use crate::{Ctx, Error};
 
 /// Fails with 429 when `action` is over its limit for `subject`.

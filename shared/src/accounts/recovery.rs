@@ -7,10 +7,10 @@ use tracing::Instrument;
 
 use super::limit;
 use crate::auth::passwords::{self, Verified};
-use crate::auth::rate_limit::Action;
 use crate::auth::tokens::{random_secret, sha256_hex};
 use crate::domain::input::{Changes, NewUser};
 use crate::domain::passwords::{CurrentPassword, NewPassword};
+use crate::domain::rate_limit::Action;
 use crate::domain::tokens::{self, Purpose, TokenKind, TokenRecord};
 use crate::domain::{
     Actor, AuditEvent, Email, LoginName, Principal, Status, Timestamp, User, UserId,

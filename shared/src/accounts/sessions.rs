@@ -6,9 +6,9 @@ use serde::Serialize;
 use super::limit;
 use crate::auth::api_keys;
 use crate::auth::passwords::{self, Verified};
-use crate::auth::rate_limit::Action;
 use crate::auth::tokens::{hashes_equal, sha256_hex, AccessToken, RefreshToken};
 use crate::domain::passwords::NewPassword;
+use crate::domain::rate_limit::Action;
 use crate::domain::session::{pick_slot, Occupant};
 use crate::domain::{
     Actor, AuditEvent, LoginName, Principal, Role, SessionId, Timestamp, User, UserId,

@@ -1,7 +1,5 @@
-//! Credentials: password hashing, access and refresh tokens, API keys and rate-limit
-//! windows. The flows that use them are in `accounts`.
+//! Credentials: password hashing, access and refresh tokens, and API keys. The flows that use them are in `accounts`.
 
 pub mod api_keys;
 pub mod passwords;
-pub mod rate_limit;
 pub mod tokens;

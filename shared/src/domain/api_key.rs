@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
+use super::FieldError;
 use super::{Scope, Timestamp};
-use crate::error::FieldError;
 
 /// The POST /api-keys body, as sent.
 #[derive(Debug, Deserialize)]

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::export::FORMULA_STARTS;
 use super::input::Errors;
 use super::passwords::NewPassword;
+use super::FieldError;
 use super::{DisplayName, Email, PictureUrl, Status, Timestamp, UserId, Username};
-use crate::error::FieldError;
 
 macro_rules! names {
     ($ty:ident { $($variant:ident = $name:literal),+ $(,)? }) => {
