@@ -398,26 +398,12 @@ pub async fn change_password(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Email, Status, Username};
 
     #[test]
     fn tokens_debug_is_redacted() {
-        let now = Timestamp::now();
         let user = User {
-            id: UserId::new(),
-            email: Email::parse("ann@example.com").unwrap(),
-            username: Username::parse("ann").unwrap(),
-            display_name: None,
-            profile_picture_url: None,
-            status: Status::Active,
-            is_admin: false,
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
-            version: 1,
             password_hash: Some("$argon2id$hash-secret".into()),
-            authority: 1,
-            email_verified: false,
+            ..User::fixture()
         };
         let tokens = Tokens {
             access_token: "eyJaccess-secret".into(),
