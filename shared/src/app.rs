@@ -20,7 +20,7 @@ pub struct Ctx {
     pub mailer: crate::mail::Mailer,
     pub tokens: TokenKeys,
     pub clock: Clock,
-    pub cursors: crate::http::cursor::CursorKey,
+    pub cursors: crate::cursor::CursorKey,
     /// Where the credentials that sign presigned links come from, to learn when they
     /// expire (a link dies with them); `None` when unknown.
     pub signing_credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
@@ -101,7 +101,7 @@ impl Ctx {
             mailer: crate::mail::Mailer::new(ses, config.mail.from.clone()),
             tokens: TokenKeys::new(&config),
             clock: Clock::default(),
-            cursors: crate::http::cursor::CursorKey::derive(&config.jwt_secret),
+            cursors: crate::cursor::CursorKey::derive(&config.jwt_secret),
             signing_credentials,
             config,
         })

@@ -308,6 +308,18 @@ impl From<crate::store::StoreError> for Error {
     }
 }
 
+impl From<crate::auth::passwords::HashError> for Error {
+    fn from(err: crate::auth::passwords::HashError) -> Self {
+        Error::internal(err)
+    }
+}
+
+impl From<crate::cursor::InvalidCursor> for Error {
+    fn from(_: crate::cursor::InvalidCursor) -> Self {
+        Error::InvalidCursor
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

@@ -25,25 +25,15 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "mail",
             "auth",
+            "cursor",
             "auth::passwords",
             "auth::tokens",
             "auth::api_keys",
-            "auth::rate_limit",
         ],
     ),
     ("error", &["error"]),
     ("app", &["app"]),
-    (
-        "flows",
-        &[
-            "auth::service",
-            "auth::recovery",
-            "users",
-            "export",
-            "import",
-            "check",
-        ],
-    ),
+    ("flows", &["accounts", "users", "export", "import", "check"]),
     ("http", &["http"]),
     ("lambda", &["lambda"]),
 ];
@@ -51,22 +41,6 @@ const LAYERS: &[(&str, &[&str])] = &[
 /// The store is a layer of its own that may import only these, not the foundation below
 /// it: it classifies its own SDK errors and takes its settings from `config`.
 const STORE_MAY_IMPORT: &[&str] = &["domain", "config", "store"];
-
-/// Edges of the upper layers that another branch (EDGES, issue #11) is removing while this
-/// check lands: (from file module, to module). Delete this list once that branch is merged;
-/// nothing below `error` may be added here.
-const KNOWN_UPPER_EDGES: &[(&str, &str)] = &[
-    // `app` builds the cursor key; the http layer takes `app::AppState` (app <-> http).
-    ("app", "http::cursor"),
-    // `app` builds the token keys; the account flows in `auth` take `app::Ctx` (app <-> auth).
-    ("app", "auth::tokens"),
-    // A primitive returning the handlers' `Error`.
-    ("auth::passwords", "error"),
-    // Tokens parse API keys, API keys use the token hashing (a file cycle).
-    ("auth::tokens", "auth::api_keys"),
-    // Recovery uses the user flows, which use the session sweep of `auth` (auth <-> users).
-    ("auth::recovery", "users"),
-];
 
 /// One file: its module path (`store::users`; `store` for `store/mod.rs`) and its code.
 struct File {
@@ -301,8 +275,7 @@ pub(crate) fn check(sources: &[(String, String)]) -> Vec<Problem> {
         let targets = edges.entry(file.module.clone()).or_default();
         for path in referenced(file) {
             if let Some(to) = resolve(&path, &modules, &roots) {
-                let known = KNOWN_UPPER_EDGES.contains(&(file.module.as_str(), to.as_str()));
-                if to != file.module && !known {
+                if to != file.module {
                     targets.insert(to);
                 }
             }
@@ -453,15 +426,6 @@ mod tests {
     fn the_crate_has_no_cycles_and_no_upward_imports() {
         let problems = check(&read_crate());
         assert!(problems.is_empty(), "{problems:#?}");
-    }
-
-    #[test]
-    fn known_upper_edges_are_above_the_store() {
-        for (from, to) in KNOWN_UPPER_EDGES {
-            for module in [from, to] {
-                assert!(layer_of(module) > layer_of("store"), "{from} -> {to}");
-            }
-        }
     }
 
     #[test]

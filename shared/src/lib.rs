@@ -1,10 +1,12 @@
 //! userhub's core: the domain, the DynamoDB store, authentication and the HTTP plumbing
 //! shared by every Lambda function. See ARCHITECTURE.md for the map.
 
+pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod check;
 pub mod config;
+pub mod cursor;
 pub mod domain;
 pub mod error;
 pub mod export;

@@ -9,7 +9,7 @@ use crate::auth::passwords;
 use crate::domain::input::{Changes, NewUser, Rejected};
 use crate::domain::lifecycle::{Moved, Refused};
 use crate::domain::{Actor, AuditEvent, Principal, Timestamp, User, UserId};
-use crate::store::WriteError;
+use crate::store::{SessionRecord, WriteError};
 use crate::{Ctx, Error};
 
 pub use crate::domain::lifecycle::Transition;
@@ -157,7 +157,7 @@ pub async fn change(
                 // A change of authority (or an erasure) has already ended every session, by
                 // the version the write bumped; their items can go.
                 if after.as_ref().is_none_or(|a| user.changes_authority(a)) {
-                    crate::auth::service::sweep_sessions(ctx, id, &sessions).await;
+                    sweep_sessions(ctx, id, &sessions).await;
                 }
                 return Ok((after, true));
             }
@@ -242,4 +242,14 @@ pub async fn transition(
     )
     .await?;
     Ok(user)
+}
+
+/// Deletes sessions that a change of the user's authority has already made dead, so that
+/// they do not linger until their TTL. They are refused either way, so a failure here is
+/// only logged.
+#[tracing::instrument(skip(ctx, sessions), fields(count = sessions.len()))]
+pub async fn sweep_sessions(ctx: &Ctx, user: UserId, sessions: &[SessionRecord]) {
+    if let Err(error) = ctx.store.end_sessions(user, sessions).await {
+        tracing::warn!(%error, %user, "dead sessions left to their TTL");
+    }
 }

@@ -586,6 +586,24 @@ async fn api_keys_are_admin_only_shown_once_and_revocable() {
 }
 
 #[tokio::test]
+async fn api_keys_refuse_a_repeated_scope() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("root").await;
+    // openapi.yaml's `scopes` has `uniqueItems: true`: a repeat is refused, not folded.
+    let problem = app
+        .post("/api-keys")
+        .bearer(&admin)
+        .json(&json!({"name": "etl", "scopes": ["users:write", "users:write"]}))
+        .send()
+        .await
+        .expect_problem(400, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "scopes");
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 1);
+    let listed = app.get("/api-keys").bearer(&admin).send().await.expect(200);
+    assert!(listed["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn api_keys_page_with_limit_and_cursor_and_name_their_creator() {
     let app = TestApp::new().await;
     let (admin_id, admin) = app.admin("root").await;
@@ -693,7 +711,7 @@ async fn inactive_accounts_cannot_log_in_with_the_right_password() {
 
 #[tokio::test]
 async fn first_admin_is_bootstrapped_once_without_a_baked_in_password() {
-    use userhub_local_api::setup::{ensure_admin, Bootstrap};
+    use userhub::accounts::bootstrap::{ensure_admin, Bootstrap};
     let app = TestApp::new().await;
     let generated = ensure_admin(&app.state, None, None).await.unwrap();
     let Bootstrap::Generated { email, password } = generated else {

@@ -12,7 +12,7 @@ use userhub::domain::export::{ExportRequest, Fields, Format, Trigger as ExportTr
 use userhub::domain::{User, UserId};
 use userhub::export::{self, ExportError, RunError};
 use userhub::Ctx;
-use userhub_jobs::Trigger;
+use userhub_jobs::Invocation;
 use userhub_tests::{download, json, seed_user, TestApp};
 
 const INLINE: (&str, &str) = ("RUN_JOBS_INLINE", "true");
@@ -639,14 +639,14 @@ async fn the_jobs_worker_runs_stream_records_once_and_scheduled_exports() {
     .unwrap();
     // The stream delivers at least once: the same record twice at the same time, then again.
     let (a, b) = tokio::join!(
-        userhub_jobs::handle(&app.state, Trigger::classify(&event).unwrap()),
-        userhub_jobs::handle(&app.state, Trigger::classify(&event).unwrap()),
+        userhub_jobs::handle(&app.state, Invocation::classify(&event).unwrap()),
+        userhub_jobs::handle(&app.state, Invocation::classify(&event).unwrap()),
     );
     a.unwrap();
     b.unwrap();
     let export = app.wait_for_export(&admin, &id).await;
     assert_eq!(export["row_count"], 40);
-    userhub_jobs::handle(&app.state, Trigger::classify(&event).unwrap())
+    userhub_jobs::handle(&app.state, Invocation::classify(&event).unwrap())
         .await
         .unwrap();
     let again = app
@@ -661,7 +661,7 @@ async fn the_jobs_worker_runs_stream_records_once_and_scheduled_exports() {
 
     // The schedule: a full CSV export of its own, listed like any other.
     let event: Value = serde_json::from_str(&fixture("eventbridge-scheduled-event.json")).unwrap();
-    userhub_jobs::handle(&app.state, Trigger::classify(&event).unwrap())
+    userhub_jobs::handle(&app.state, Invocation::classify(&event).unwrap())
         .await
         .unwrap();
     let listed = app.get("/exports").bearer(&admin).send().await.expect(200);
@@ -687,7 +687,7 @@ async fn the_jobs_worker_runs_stream_records_once_and_scheduled_exports() {
     )
     .unwrap();
     assert!(
-        userhub_jobs::handle(&app.state, Trigger::classify(&stray).unwrap())
+        userhub_jobs::handle(&app.state, Invocation::classify(&stray).unwrap())
             .await
             .is_err()
     );

@@ -1284,15 +1284,16 @@ async fn the_jobs_worker_runs_imports_from_the_stream() {
         .await
         .expect(202);
     let event = json!({"Records": [{"eventSource": "aws:dynamodb", "eventName": "MODIFY",
+        "eventID": "1", "awsRegion": "eu-west-1",
         "dynamodb": {"Keys": {"pk": {"S": "IMPORT"}, "sk": {"S": id}},
-                     "NewImage": {"status": {"S": "pending"}}}}]});
+                     "NewImage": {"status": {"S": "pending"}}, "SizeBytes": 64}}]});
     // Each delivery runs until its time is up and hands the job back as pending, which the
     // stream would deliver again.
     for _ in 0..100 {
-        let trigger = userhub_jobs::Trigger::classify(&event).unwrap();
+        let invocation = userhub_jobs::Invocation::classify(&event).unwrap();
         userhub_jobs::handle_until(
             &app.state,
-            trigger,
+            invocation,
             Some(tokio::time::Instant::now() + Duration::from_secs(120)),
         )
         .await

@@ -5,19 +5,12 @@ use std::collections::BTreeSet;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use userhub::domain::api_key::ApiKeyInput;
 use userhub::domain::{Actor, Scope, Timestamp, UserId};
-use userhub::http::{page_response, Auth, Json, PageParams, Query};
+use userhub::http::{Auth, Cursors, Json, PageParams, Query};
 use userhub::store::ApiKeyRecord;
 use userhub::{AppState, Error};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CreateBody {
-    name: String,
-    scopes: Vec<String>,
-    expires_at: Option<Timestamp>,
-}
 
 const LIST_SCOPE: &str = "api-keys";
 
@@ -59,44 +52,19 @@ struct Created {
 pub(crate) async fn create(
     State(ctx): State<AppState>,
     Auth(principal): Auth,
-    Json(body): Json<CreateBody>,
+    Json(body): Json<ApiKeyInput>,
 ) -> Result<Response, Error> {
     principal.require_admin()?;
-    let mut errors = Vec::new();
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        errors.push(userhub::error::FieldError::new(
-            "name",
-            "must be 1 to 100 characters, no control characters",
-        ));
-    }
-    let scopes: Result<BTreeSet<Scope>, _> =
-        body.scopes.iter().map(|s| s.parse::<Scope>()).collect();
-    match &scopes {
-        Ok(s) if !s.is_empty() => {}
-        _ => errors.push(userhub::error::FieldError::new(
-            "scopes",
-            "must be a non-empty list of users:read, users:write, users:export, users:import",
-        )),
-    }
     let now = Timestamp::now();
-    if body.expires_at.is_some_and(|t| t <= now) {
-        errors.push(userhub::error::FieldError::new(
-            "expires_at",
-            "must be in the future",
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
-    }
+    let new = body.validate(now).map_err(Error::Validation)?;
     let (id, key, hash) = userhub::auth::api_keys::generate();
     let record = ApiKeyRecord {
         id,
-        name: name.to_owned(),
-        scopes: scopes.unwrap_or_default(),
+        name: new.name,
+        scopes: new.scopes,
         created_at: now,
         created_by: Actor::of(&principal).to_string(),
-        expires_at: body.expires_at,
+        expires_at: new.expires_at,
         last_used_at: None,
         hash,
     };
@@ -115,11 +83,11 @@ pub(crate) async fn list(
     uri: Uri,
 ) -> Result<Response, Error> {
     principal.require_admin()?;
-    let (limit, after) = params.start(&ctx.cursors, LIST_SCOPE)?;
+    let cursors = Cursors::new(&ctx.cursors, LIST_SCOPE);
+    let (limit, after) = params.start(&cursors)?;
     let page = ctx.store.api_keys_page(limit, after).await?;
-    let next = page.next.map(|p| ctx.cursors.seal(LIST_SCOPE, &p));
     let items: Vec<KeyView> = page.items.into_iter().map(KeyView::from).collect();
-    Ok(page_response(&items, next, &uri))
+    Ok(cursors.respond(&items, page.next, Some(&uri)))
 }
 
 pub(crate) async fn revoke(

@@ -9,11 +9,13 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use userhub::auth::service;
+use userhub::accounts::{self, sessions};
 use userhub::domain::input::{ChangesInput, NewUserInput};
 use userhub::domain::rate_limit::Action;
 use userhub::domain::{Actor, LoginName, Principal, SessionId};
-use userhub::http::{user_response, Auth, ClientIp, Json, PendingAuth, RequestId, Routes};
+use userhub::http::{
+    user_response, with_location, Auth, ClientIp, Json, PendingAuth, RequestId, Routes,
+};
 use userhub::{AppState, Error};
 
 /// This function's route table (see `userhub::http::Routes`): one line per route.
@@ -54,7 +56,7 @@ async fn register(
     RequestId(request_id): RequestId,
     Json(body): Json<RegisterBody>,
 ) -> Result<Response, Error> {
-    service::limit(&ctx, Action::RegisterIp, &ip.to_string()).await?;
+    accounts::limit(&ctx, Action::RegisterIp, &ip.to_string()).await?;
     let input = NewUserInput {
         email: body.email,
         username: body.username,
@@ -68,12 +70,9 @@ async fn register(
     let new = input.validate(true).map_err(Error::Validation)?;
     let user =
         userhub::users::create(&ctx, new, Actor::anonymous(), "registered", &request_id).await?;
-    userhub::auth::recovery::welcome(&ctx, &user).await;
-    let mut res = user_response(StatusCode::CREATED, &user);
-    if let Ok(location) = format!("/users/{}", user.id).parse() {
-        res.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(res)
+    userhub::accounts::recovery::welcome(&ctx, &user).await;
+    let res = user_response(StatusCode::CREATED, &user);
+    with_location(res, &format!("/users/{}", user.id))
 }
 
 #[derive(Deserialize)]
@@ -100,7 +99,7 @@ async fn login(
             ))
         }
     };
-    let tokens = service::login(&ctx, name, body.password, &ip.to_string(), &request_id).await?;
+    let tokens = sessions::login(&ctx, name, body.password, &ip.to_string(), &request_id).await?;
     Ok(no_store(axum::Json(tokens).into_response()))
 }
 
@@ -123,7 +122,7 @@ async fn refresh(
     State(ctx): State<AppState>,
     Json(body): Json<RefreshBody>,
 ) -> Result<Response, Error> {
-    let tokens = service::refresh(&ctx, &body.refresh_token).await?;
+    let tokens = sessions::refresh(&ctx, &body.refresh_token).await?;
     Ok(no_store(axum::Json(tokens).into_response()))
 }
 
@@ -150,7 +149,7 @@ async fn logout_all(
     Auth(principal): Auth,
 ) -> Result<StatusCode, Error> {
     let (id, _) = person(&principal)?;
-    service::end_all_sessions(&ctx, id).await?;
+    sessions::end_all_sessions(&ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -168,13 +167,9 @@ async fn update_me(
     Json(body): Json<ChangesInput>,
 ) -> Result<Response, Error> {
     let (id, _) = person(&principal)?;
-    if body.is_privileged() {
-        return Err(Error::Forbidden(
-            "status, is_admin and password can only be changed by an admin",
-        ));
-    }
+    principal.may_request_self_service(&body)?;
     let changes = body.validate().map_err(Error::Validation)?;
-    let user = userhub::auth::recovery::update_profile(
+    let user = userhub::accounts::recovery::update_profile(
         &ctx,
         &principal,
         id,
@@ -201,7 +196,7 @@ async fn change_password(
     Json(body): Json<PasswordBody>,
 ) -> Result<StatusCode, Error> {
     let (id, session) = person(&principal)?;
-    service::change_password(
+    sessions::change_password(
         &ctx,
         id,
         session,

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use userhub::auth::recovery;
+use userhub::accounts::recovery;
 use userhub::domain::Email;
 use userhub::http::{accepted, user_response, Auth, ClientIp, Json, RequestId};
 use userhub::{AppState, Error};

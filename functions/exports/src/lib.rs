@@ -4,16 +4,16 @@
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use userhub::config::Feature;
 use userhub::domain::export::{
-    email_prefix, ExportFilters, ExportInput, ExportJob, ExportRequest, Fields, Format, Trigger,
+    email_prefix, ExportFilters, ExportInput, ExportRequest, Fields, Format, Trigger,
 };
 use userhub::domain::{Actor, Principal, Scope};
 use userhub::export::{self, ExportResource};
-use userhub::http::{page_response, Auth, Json, PageParams, Query, Routes};
+use userhub::http::{with_location, Auth, Cursors, Json, PageParams, Query, Routes};
 use userhub::{AppState, Ctx, Error};
 
 /// How long GET /users/export* waits for its file: well inside API Gateway's 30 s, so a
@@ -57,15 +57,11 @@ async fn create(
     let requested_by = Actor::of(&principal).to_string();
     let job = export::start(&ctx, request, requested_by, Trigger::Api).await?;
     let location = format!("/exports/{}", job.id);
-    let mut res = (
-        StatusCode::ACCEPTED,
-        axum::Json(ExportResource::of(&ctx, job).await?),
+    let resource = ExportResource::of(&ctx, job).await?;
+    with_location(
+        (StatusCode::ACCEPTED, axum::Json(resource)).into_response(),
+        &location,
     )
-        .into_response();
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
 }
 
 async fn read(
@@ -74,11 +70,7 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
     allow(&ctx, &principal)?;
-    if !ExportJob::is_id(&id) {
-        return Err(Error::NotFound);
-    }
-    let job = ctx.store.export_job(&id).await?.ok_or(Error::NotFound)?;
-    Ok(axum::Json(ExportResource::of(&ctx, job).await?).into_response())
+    Ok(axum::Json(ExportResource::find(&ctx, &id).await?).into_response())
 }
 
 async fn list(
@@ -88,14 +80,13 @@ async fn list(
     uri: Uri,
 ) -> Result<Response, Error> {
     allow(&ctx, &principal)?;
-    let (limit, after) = params.start(&ctx.cursors, LIST_SCOPE)?;
+    let cursors = Cursors::new(&ctx.cursors, LIST_SCOPE);
+    let (limit, after) = params.start(&cursors)?;
     let page = ctx.store.export_jobs_page(limit, after).await?;
-    let next = page.next.map(|p| ctx.cursors.seal(LIST_SCOPE, &p));
-    let mut items = Vec::with_capacity(page.items.len());
-    for job in page.items {
-        items.push(ExportResource::of(&ctx, job).await?);
-    }
-    Ok(page_response(&items, next, &uri))
+    let show = |job| ExportResource::of(&ctx, job);
+    cursors
+        .respond_each(page.items, page.next, &uri, show)
+        .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,8 +164,5 @@ async fn export_now(
     let link = export::download(ctx, &job)
         .await?
         .ok_or_else(|| Error::internal("a succeeded export has no file"))?;
-    let location = HeaderValue::from_str(&link.url).map_err(Error::internal)?;
-    let mut res = StatusCode::SEE_OTHER.into_response();
-    res.headers_mut().insert(header::LOCATION, location);
-    Ok(res)
+    with_location(StatusCode::SEE_OTHER.into_response(), &link.url)
 }

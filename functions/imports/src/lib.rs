@@ -2,12 +2,12 @@
 //! and the feature, call the core, respond.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use userhub::config::Feature;
 use userhub::domain::import::{ImportInput, ImportJob};
 use userhub::domain::{Actor, Principal, Scope};
-use userhub::http::{page_response, Auth, Json, PageParams, Query, Routes};
+use userhub::http::{with_location, Auth, Cursors, Json, PageParams, Query, Routes};
 use userhub::import::{self, ImportResource};
 use userhub::{AppState, Ctx, Error};
 
@@ -31,11 +31,8 @@ fn allow(ctx: &Ctx, principal: &Principal) -> Result<(), Error> {
 /// The resource with `Location: /imports/{id}`.
 async fn respond(ctx: &Ctx, status: StatusCode, job: ImportJob) -> Result<Response, Error> {
     let location = format!("/imports/{}", job.id);
-    let mut res = (status, axum::Json(ImportResource::of(ctx, job).await?)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    let res = (status, axum::Json(ImportResource::of(ctx, job).await?)).into_response();
+    with_location(res, &location)
 }
 
 async fn create(
@@ -68,11 +65,7 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
     allow(&ctx, &principal)?;
-    if !ImportJob::is_id(&id) {
-        return Err(Error::NotFound);
-    }
-    let job = ctx.store.import_job(&id).await?.ok_or(Error::NotFound)?;
-    Ok(axum::Json(ImportResource::of(&ctx, job).await?).into_response())
+    Ok(axum::Json(ImportResource::find(&ctx, &id).await?).into_response())
 }
 
 async fn list(
@@ -82,17 +75,11 @@ async fn list(
     uri: Uri,
 ) -> Result<Response, Error> {
     allow(&ctx, &principal)?;
-    let limit = params.limit()?;
-    let after = params
-        .cursor
-        .as_deref()
-        .map(|c| ctx.cursors.open(LIST_SCOPE, c))
-        .transpose()?;
+    let cursors = Cursors::new(&ctx.cursors, LIST_SCOPE);
+    let (limit, after) = params.start(&cursors)?;
     let page = ctx.store.import_jobs_page(limit, after).await?;
-    let next = page.next.map(|p| ctx.cursors.seal(LIST_SCOPE, &p));
-    let mut items = Vec::with_capacity(page.items.len());
-    for job in page.items {
-        items.push(ImportResource::of(&ctx, job).await?);
-    }
-    Ok(page_response(&items, next, &uri))
+    let show = |job| ImportResource::of(&ctx, job);
+    cursors
+        .respond_each(page.items, page.next, &uri, show)
+        .await
 }

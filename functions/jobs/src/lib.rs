@@ -1,10 +1,12 @@
 //! What the jobs worker does with each kind of invocation.
 
+use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use aws_lambda_events::event::dynamodb::{Event as StreamBatch, EventRecord};
+use serde::Deserialize;
+use serde_dynamo::AttributeValue;
 use serde_json::Value;
 use tokio::time::Instant;
-use userhub::domain::export::{
-    ExportFilters, ExportRequest, Fields, Format, Trigger as ExportTrigger,
-};
+use userhub::domain::export::{ExportFilters, ExportRequest, Fields, Format, Trigger};
 use userhub::export::{self, RunError};
 use userhub::import::{self, Ran};
 use userhub::store::{export_job_id, import_job_id, StoreError};
@@ -13,7 +15,7 @@ use userhub::Ctx;
 /// The invocations the worker accepts; anything else is refused so a misrouted event
 /// shows up as a failed invocation instead of being silently dropped.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Trigger {
+pub enum Invocation {
     /// DynamoDB stream records: the `pk`/`sk` keys of new or changed job items.
     Stream(Vec<(String, String)>),
     /// The EventBridge (or EventBridge Scheduler) schedule.
@@ -24,33 +26,44 @@ pub enum Trigger {
 #[error("unrecognised event: {0}")]
 pub struct UnknownEvent(String);
 
-impl Trigger {
+/// The two event shapes AWS sends the worker, as `aws_lambda_events` types them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum JobsEvent {
+    Stream(StreamBatch),
+    Scheduled(CloudWatchEvent),
+}
+
+impl Invocation {
     pub fn classify(event: &Value) -> Result<Self, UnknownEvent> {
-        if let Some(records) = event.get("Records").and_then(Value::as_array) {
-            let keys = records
-                .iter()
-                .filter(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:dynamodb"))
-                .filter_map(|r| {
-                    let keys = r.get("dynamodb")?.get("Keys")?;
-                    let pk = keys.get("pk")?.get("S")?.as_str()?;
-                    let sk = keys.get("sk")?.get("S")?.as_str()?;
-                    Some((pk.to_owned(), sk.to_owned()))
+        let event = JobsEvent::deserialize(event)
+            .map_err(|_| UnknownEvent("neither a stream batch nor a scheduled event".into()))?;
+        match event {
+            JobsEvent::Stream(batch) => {
+                let keys: Option<Vec<(String, String)>> =
+                    batch.records.iter().map(job_key).collect();
+                keys.map(Invocation::Stream).ok_or_else(|| {
+                    UnknownEvent("records that are not DynamoDB stream records".into())
                 })
-                .collect::<Vec<_>>();
-            if keys.len() == records.len() {
-                return Ok(Trigger::Stream(keys));
             }
-            return Err(UnknownEvent(
-                "records that are not DynamoDB stream records".into(),
-            ));
+            JobsEvent::Scheduled(e) if e.detail_type.as_deref() == Some("Scheduled Event") => {
+                Ok(Invocation::Schedule)
+            }
+            JobsEvent::Scheduled(_) => Err(UnknownEvent("an event that is no schedule".into())),
         }
-        if event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
-            return Ok(Trigger::Schedule);
-        }
-        Err(UnknownEvent(
-            "neither a stream batch nor a scheduled event".into(),
-        ))
     }
+}
+
+/// The `pk`/`sk` of the item a DynamoDB stream record is about.
+fn job_key(record: &EventRecord) -> Option<(String, String)> {
+    if record.event_source.as_deref() != Some("aws:dynamodb") {
+        return None;
+    }
+    let text = |name: &str| match record.change.keys.get(name)? {
+        AttributeValue::S(s) => Some(s.clone()),
+        _ => None,
+    };
+    Some((text("pk")?, text("sk")?))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,10 +80,10 @@ pub enum JobError {
     Import(#[from] import::RunError),
 }
 
-/// Runs what the trigger asks for. A job that runs and fails is recorded as failed on its
+/// Runs what the invocation asks for. A job that runs and fails is recorded as failed on its
 /// item and counts as handled; only bookkeeping failures fail the invocation (and retry).
-pub async fn handle(ctx: &Ctx, trigger: Trigger) -> Result<(), JobError> {
-    handle_until(ctx, trigger, None).await
+pub async fn handle(ctx: &Ctx, invocation: Invocation) -> Result<(), JobError> {
+    handle_until(ctx, invocation, None).await
 }
 
 /// `handle` within an invocation that ends at `deadline` (the Lambda `Context`'s): an
@@ -78,11 +91,11 @@ pub async fn handle(ctx: &Ctx, trigger: Trigger) -> Result<(), JobError> {
 /// fresh invocation, which continues it.
 pub async fn handle_until(
     ctx: &Ctx,
-    trigger: Trigger,
+    invocation: Invocation,
     deadline: Option<Instant>,
 ) -> Result<(), JobError> {
-    match trigger {
-        Trigger::Stream(keys) => {
+    match invocation {
+        Invocation::Stream(keys) => {
             for (pk, sk) in keys {
                 if let Some(id) = export_job_id(&pk, &sk) {
                     export::run(ctx, id).await?;
@@ -96,21 +109,13 @@ pub async fn handle_until(
             }
             Ok(())
         }
-        Trigger::Schedule => {
+        Invocation::Schedule => {
             let request = ExportRequest {
                 format: Format::Csv,
                 fields: Fields::Full,
                 filters: ExportFilters::default(),
             };
-            match export::run_now(
-                ctx,
-                request,
-                "schedule".into(),
-                ExportTrigger::Schedule,
-                None,
-            )
-            .await
-            {
+            match export::run_now(ctx, request, "schedule".into(), Trigger::Schedule, None).await {
                 Ok(_) | Err(RunError::Failed { .. }) => Ok(()),
                 Err(RunError::Store(e)) => Err(e.into()),
             }
@@ -131,18 +136,34 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn fixture(name: &str) -> Value {
+        let path = format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
     #[test]
     fn classifies_stream_and_schedule_events() {
-        let stream = json!({"Records": [{"eventSource": "aws:dynamodb", "eventName": "INSERT",
-            "dynamodb": {"Keys": {"pk": {"S": "EXPORT"}, "sk": {"S": "0193"}}}}]});
+        let stream = fixture("dynamodb-stream-export-insert.json");
         assert_eq!(
-            Trigger::classify(&stream).unwrap(),
-            Trigger::Stream(vec![("EXPORT".into(), "0193".into())])
+            Invocation::classify(&stream).unwrap(),
+            Invocation::Stream(vec![("EXPORT".into(), "__JOB_ID__".into())])
         );
-        let schedule =
-            json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-        assert_eq!(Trigger::classify(&schedule).unwrap(), Trigger::Schedule);
-        assert!(Trigger::classify(&json!({"hello": 1})).is_err());
-        assert!(Trigger::classify(&json!({"Records": [{"eventSource": "aws:sqs"}]})).is_err());
+        let schedule = fixture("eventbridge-scheduled-event.json");
+        assert_eq!(
+            Invocation::classify(&schedule).unwrap(),
+            Invocation::Schedule
+        );
+        assert!(Invocation::classify(&json!({"hello": 1})).is_err());
+        assert!(Invocation::classify(&json!({"Records": [{"eventSource": "aws:sqs"}]})).is_err());
+    }
+
+    #[test]
+    fn refuses_records_of_other_sources_and_other_events() {
+        let mut stream = fixture("dynamodb-stream-export-insert.json");
+        stream["Records"][0]["eventSource"] = json!("aws:kinesis");
+        assert!(Invocation::classify(&stream).is_err());
+        let mut other = fixture("eventbridge-scheduled-event.json");
+        other["detail-type"] = json!("EC2 Instance State-change Notification");
+        assert!(Invocation::classify(&other).is_err());
     }
 }

@@ -3,7 +3,7 @@
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
-use userhub_jobs::Trigger;
+use userhub_jobs::Invocation;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -13,9 +13,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let state = state.clone();
         async move {
-            let trigger = Trigger::classify(&event.payload)?;
+            let invocation = Invocation::classify(&event.payload)?;
             let deadline = userhub_jobs::deadline_instant(event.context.deadline);
-            userhub_jobs::handle_until(&state, trigger, Some(deadline)).await?;
+            userhub_jobs::handle_until(&state, invocation, Some(deadline)).await?;
             Ok::<(), lambda_runtime::Error>(())
         }
     }))

@@ -1,20 +1,18 @@
 //! POST /users/bulk and PATCH /users/bulk: up to 100 items, each succeeding or failing on
 //! its own, results in request order.
 
-use std::collections::HashSet;
-
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use userhub::config::Feature;
+use userhub::domain::bulk::{self, Claimed, Repeated};
 use userhub::domain::input::{ChangesInput, NewUserInput};
 use userhub::domain::{Actor, Scope, User, UserId};
 use userhub::error::Problem;
 use userhub::http::{from_value, Auth, Json, RequestId};
 use userhub::{AppState, Error};
 
-const MAX_ITEMS: usize = 100;
 /// Items written at once: enough to overlap round trips, few enough not to pile up
 /// transaction conflicts on the counter items.
 const CONCURRENCY: usize = 4;
@@ -65,10 +63,17 @@ impl ItemResult {
 }
 
 fn check_size(len: usize, field: &str) -> Result<(), Error> {
-    if len == 0 || len > MAX_ITEMS {
-        return Err(Error::field(field, "must hold 1 to 100 items"));
+    bulk::check_size(len).map_err(|m| Error::field(field, m))
+}
+
+/// A name an earlier item claimed is taken, as it would be one request at a time.
+fn repeated(name: Repeated) -> Error {
+    match name {
+        Repeated::Email => Error::conflict("email_taken", "email appears earlier in this request"),
+        Repeated::Username => {
+            Error::conflict("username_taken", "username appears earlier in this request")
+        }
     }
-    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -88,7 +93,7 @@ pub(crate) async fn create(
     check_size(body.users.len(), "users")?;
     // Validation and in-request duplicate detection happen up front, in order, so the
     // first occurrence of an email or username wins, as it would one request at a time.
-    let (mut emails, mut usernames) = (HashSet::new(), HashSet::new());
+    let mut claimed = Claimed::default();
     let prepared: Vec<_> = body
         .users
         .into_iter()
@@ -97,18 +102,7 @@ pub(crate) async fn create(
                 .validate(false)
                 .map_err(Error::Validation)?;
             principal.may_create(&new)?;
-            if !emails.insert(new.email.clone()) {
-                return Err(Error::conflict(
-                    "email_taken",
-                    "email appears earlier in this request",
-                ));
-            }
-            if !usernames.insert(new.username.clone()) {
-                return Err(Error::conflict(
-                    "username_taken",
-                    "username appears earlier in this request",
-                ));
-            }
+            claimed.claim(&new).map_err(repeated)?;
             Ok(new)
         })
         .collect();
@@ -119,7 +113,7 @@ pub(crate) async fn create(
             async move {
                 let result = match new {
                     Ok(new) => {
-                        userhub::auth::recovery::create_user(ctx, new, actor, request_id).await
+                        userhub::accounts::recovery::create_user(ctx, new, actor, request_id).await
                     }
                     Err(e) => Err(e),
                 };
@@ -158,7 +152,9 @@ pub(crate) async fn update(
     ctx.require_feature(Feature::UsersBulk)?;
     principal.require_scope(Scope::UsersWrite)?;
     check_size(body.ids.len(), "ids")?;
-    check_unique(&body.ids)?;
+    if bulk::repeats_an_id(&body.ids) {
+        return Err(Error::field("ids", "must not repeat an id"));
+    }
     let input = ChangesInput {
         status: body.update.status,
         is_admin: body.update.is_admin,
@@ -195,18 +191,4 @@ pub(crate) async fn update(
     let updated = results.iter().filter(|(_, changed)| *changed).count();
     let results: Vec<ItemResult> = results.into_iter().map(|(r, _)| r).collect();
     Ok(axum::Json(serde_json::json!({ "updated": updated, "results": results })).into_response())
-}
-
-/// An id given twice would be applied twice: the request is refused whole. Ids are
-/// compared as the users they name (UUIDs in any case), not as text.
-fn check_unique(ids: &[String]) -> Result<(), Error> {
-    let mut seen = HashSet::new();
-    let repeated = ids.iter().any(|raw| {
-        let key = UserId::parse(raw).map_or_else(|| raw.clone(), |id| id.to_string());
-        !seen.insert(key)
-    });
-    if repeated {
-        return Err(Error::field("ids", "must not repeat an id"));
-    }
-    Ok(())
 }

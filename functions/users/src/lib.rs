@@ -9,12 +9,12 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use userhub::auth::recovery;
+use userhub::accounts::recovery;
 use userhub::domain::input::{ChangesInput, NewUserInput};
 use userhub::domain::{Actor, Email, LoginName, Principal, Scope, UserId, Username};
 use userhub::http::{
-    if_match, not_modified, page_response, user_response, Auth, Json, PageParams, PendingAuth,
-    Query, RequestId, Routes,
+    if_match, not_modified, user_response, with_location, Auth, Cursors, Json, PageParams,
+    PendingAuth, Query, RequestId, Routes,
 };
 use userhub::users::{self, Transition};
 use userhub::{AppState, Error};
@@ -58,11 +58,8 @@ async fn create(
     let new = input.validate(false).map_err(Error::Validation)?;
     principal.may_create(&new)?;
     let user = recovery::create_user(&ctx, new, Actor::of(&principal), &request_id).await?;
-    let mut res = user_response(StatusCode::CREATED, &user);
-    if let Ok(location) = format!("/users/{}", user.id).parse() {
-        res.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(res)
+    let res = user_response(StatusCode::CREATED, &user);
+    with_location(res, &format!("/users/{}", user.id))
 }
 
 async fn read(
@@ -231,10 +228,10 @@ async fn audit(
     principal.require_admin()?;
     let id = user_id(&id)?;
     let scope = format!("audit:{id}");
-    let (limit, after) = params.start(&ctx.cursors, &scope)?;
+    let cursors = Cursors::new(&ctx.cursors, &scope);
+    let (limit, after) = params.start(&cursors)?;
     let page = ctx.store.audit_page(id, limit, after).await?;
-    let next = page.next.map(|p| ctx.cursors.seal(&scope, &p));
-    Ok(page_response(&page.items, next, &uri))
+    Ok(cursors.respond(&page.items, page.next, Some(&uri)))
 }
 
 async fn stats_users(

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 use userhub::domain::listing::ListParams;
 use userhub::domain::Scope;
-use userhub::http::{page_response, Auth, Json, Query};
+use userhub::http::{Auth, Cursors, Json, Query};
 use userhub::{AppState, Error};
 
 pub(crate) async fn list(
@@ -37,16 +37,10 @@ async fn respond(
 ) -> Result<Response, Error> {
     let (query, limit, cursor) = params.validate().map_err(Error::Validation)?;
     let scope = query.scope();
-    let after = cursor
-        .as_deref()
-        .map(|c| ctx.cursors.open(&scope, c))
-        .transpose()?;
+    let cursors = Cursors::new(&ctx.cursors, &scope);
+    let after = cursors.open(cursor.as_deref())?;
     let page = ctx.store.list_users(&query, limit as usize, after).await?;
-    let next = page.next.map(|p| ctx.cursors.seal(&scope, &p));
-    Ok(match uri {
-        Some(uri) => page_response(&page.items, next, uri),
-        None => axum::Json(json!({ "items": page.items, "next_cursor": next })).into_response(),
-    })
+    Ok(cursors.respond(&page.items, page.next, uri))
 }
 
 #[derive(Deserialize)]

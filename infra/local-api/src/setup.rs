@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use serde_yaml::Value;
+use userhub::accounts::bootstrap::{ensure_admin, Bootstrap};
 
 const TEMPLATE: &str = include_str!("../../../template.yaml");
 
@@ -181,6 +182,26 @@ pub async fn ensure_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<()
     Ok(())
 }
 
+/// `accounts::bootstrap::ensure_admin` with BOOTSTRAP_ADMIN_EMAIL / BOOTSTRAP_ADMIN_PASSWORD from the
+/// environment, and what happened said once on stdout (never in the logs).
+pub async fn bootstrap_admin_from_env(ctx: &userhub::Ctx) -> Result<Bootstrap, userhub::Error> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let outcome = ensure_admin(
+        ctx,
+        var("BOOTSTRAP_ADMIN_EMAIL"),
+        var("BOOTSTRAP_ADMIN_PASSWORD"),
+    )
+    .await?;
+    match &outcome {
+        Bootstrap::Exists => println!("an active admin exists already"),
+        Bootstrap::Created { email } => println!("created admin {email}"),
+        Bootstrap::Generated { email, password } => {
+            println!("\n  first admin created: {email}\n  password (shown once): {password}\n")
+        }
+    }
+    Ok(outcome)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,78 +236,4 @@ mod tests {
         assert!(TableSchema::parse("Resources: {}").is_err());
         assert!(TableSchema::parse(": : :").is_err());
     }
-}
-
-/// What `ensure_admin` did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Bootstrap {
-    /// An active admin exists already: nothing was created.
-    Exists,
-    /// Created from BOOTSTRAP_ADMIN_EMAIL / BOOTSTRAP_ADMIN_PASSWORD.
-    Created { email: String },
-    /// Created with a random password, which the caller must show once.
-    Generated { email: String, password: String },
-}
-
-/// Creates the first admin when the table has no active admin: from the given email and
-/// password, or `admin@userhub.localhost` with a random password. Nothing is baked in.
-pub async fn ensure_admin(
-    ctx: &userhub::Ctx,
-    email: Option<String>,
-    password: Option<String>,
-) -> Result<Bootstrap, userhub::Error> {
-    use userhub::domain::input::NewUserInput;
-    if ctx.store.status_counts().await?.active_admins > 0 {
-        return Ok(Bootstrap::Exists);
-    }
-    let generated = password.is_none();
-    let password = password.unwrap_or_else(userhub::auth::tokens::random_secret);
-    let email = email.unwrap_or_else(|| "admin@userhub.localhost".to_owned());
-    let input = NewUserInput {
-        email: Some(email.clone()),
-        username: Some(format!("admin-{}", &uuid_suffix())),
-        password: Some(password.clone()),
-        display_name: Some("Administrator".into()),
-        is_admin: Some(true),
-        // The operator vouches for it: with REQUIRE_VERIFIED_EMAIL it must still log in.
-        email_verified: Some(true),
-        ..Default::default()
-    };
-    let new = input.validate(true).map_err(userhub::Error::Validation)?;
-    let actor = userhub::domain::Actor::system();
-    userhub::users::create(ctx, new, actor, "bootstrap_admin", "bootstrap").await?;
-    Ok(if generated {
-        Bootstrap::Generated { email, password }
-    } else {
-        Bootstrap::Created { email }
-    })
-}
-
-/// `ensure_admin` with BOOTSTRAP_ADMIN_EMAIL / BOOTSTRAP_ADMIN_PASSWORD from the
-/// environment, and what happened said once on stdout (never in the logs).
-pub async fn bootstrap_admin_from_env(ctx: &userhub::Ctx) -> Result<Bootstrap, userhub::Error> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let outcome = ensure_admin(
-        ctx,
-        var("BOOTSTRAP_ADMIN_EMAIL"),
-        var("BOOTSTRAP_ADMIN_PASSWORD"),
-    )
-    .await?;
-    match &outcome {
-        Bootstrap::Exists => println!("an active admin exists already"),
-        Bootstrap::Created { email } => println!("created admin {email}"),
-        Bootstrap::Generated { email, password } => {
-            println!("\n  first admin created: {email}\n  password (shown once): {password}\n")
-        }
-    }
-    Ok(outcome)
-}
-
-fn uuid_suffix() -> String {
-    userhub::auth::tokens::random_secret()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(8)
-        .collect::<String>()
-        .to_lowercase()
 }

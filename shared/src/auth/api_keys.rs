@@ -60,4 +60,15 @@ mod tests {
         assert!(parse("uhk_abc_def").is_none());
         assert!(parse(&key.replace("uhk_", "xyz_")).is_none());
     }
+
+    proptest::proptest! {
+        /// API keys parse only in their exact shape (the refresh-token side of this check
+        /// is in `tokens::tests`).
+        #[test]
+        fn api_keys_parse_only_their_own_shape(raw in "uhk_.*|[0-9a-f-]{36}\\..*") {
+            if let Some(key) = parse(&raw) {
+                proptest::prop_assert_eq!(key.id.len(), 32);
+            }
+        }
+    }
 }

@@ -1,8 +1,5 @@
-//! Authentication: password hashing, access and refresh tokens, API keys and
-//! the account flows (register, login, refresh, logout, password change).
+//! Credentials: password hashing, access and refresh tokens, and API keys. The flows that use them are in `accounts`.
 
 pub mod api_keys;
 pub mod passwords;
-pub mod recovery;
-pub mod service;
 pub mod tokens;

@@ -9,7 +9,6 @@ use tokio::sync::Semaphore;
 
 use super::tokens::bytes_equal;
 use crate::domain::import::{FirebaseScrypt, FIREBASE_PREFIX};
-use crate::Error;
 
 pub const M_COST_KIB: u32 = 19_456;
 pub const T_COST: u32 = 2;
@@ -36,6 +35,16 @@ pub enum Verified {
     YesRehashed(String),
 }
 
+impl Verified {
+    /// The stronger hash to store in place of the one that matched, if any.
+    pub fn rehashed(&self) -> Option<&str> {
+        match self {
+            Verified::YesRehashed(hash) => Some(hash),
+            Verified::No | Verified::Yes => None,
+        }
+    }
+}
+
 impl std::fmt::Debug for Verified {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -52,47 +61,53 @@ impl std::fmt::Debug for Verified {
 static HASHING: LazyLock<Semaphore> =
     LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())));
 
+/// Hashing could not run (no blocking thread, no salt): a fault of the system, never of
+/// the password, so callers answer it with a 500.
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
 /// Runs argon2 work on a blocking thread (it takes tens of milliseconds of CPU) once one of
 /// the `HASHING` places is free.
 async fn argon2<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
+    work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+) -> Result<T, HashError> {
     let _place = HASHING
         .acquire()
         .await
         .expect("the hashing semaphore is never closed");
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(Error::internal)?
+        .map_err(|e| HashError(e.to_string()))?
 }
 
 /// Hashes a new password.
-pub async fn hash(password: String) -> Result<String, Error> {
+pub async fn hash(password: String) -> Result<String, HashError> {
     argon2(move || hash_now(&password)).await
 }
 
-fn new_salt() -> Result<SaltString, Error> {
+fn new_salt() -> Result<SaltString, HashError> {
     use rand::RngCore;
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
-    SaltString::encode_b64(&bytes).map_err(|e| Error::internal(e.to_string()))
+    SaltString::encode_b64(&bytes).map_err(|e| HashError(e.to_string()))
 }
 
-fn hash_now(password: &str) -> Result<String, Error> {
+fn hash_now(password: &str) -> Result<String, HashError> {
     let salt = new_salt()?;
     hasher()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| Error::internal(e.to_string()))
+        .map_err(|e| HashError(e.to_string()))
 }
 
 /// Verifies `password` against `stored`, or against the dummy hash when there is none,
 /// so every call costs one argon2 evaluation.
-pub async fn verify(password: String, stored: Option<String>) -> Result<Verified, Error> {
+pub async fn verify(password: String, stored: Option<String>) -> Result<Verified, HashError> {
     argon2(move || verify_now(&password, stored.as_deref())).await
 }
 
-fn verify_now(password: &str, stored: Option<&str>) -> Result<Verified, Error> {
+fn verify_now(password: &str, stored: Option<&str>) -> Result<Verified, HashError> {
     let Some(stored) = stored else {
         // No account: still pay one hash, then fail.
         let _ = verify_argon2(password, DUMMY_HASH);

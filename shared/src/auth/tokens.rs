@@ -430,6 +430,14 @@ mod tests {
         assert!(!hashes_equal("abc", "ab"));
     }
 
+    /// Refresh tokens round-trip (that API keys parse only in their own shape is checked in
+    /// `api_keys::tests`).
+    #[test]
+    fn refresh_tokens_round_trip() {
+        let generated = RefreshToken::generate(UserId::new(), &SessionId::new(2));
+        assert_eq!(RefreshToken::parse(&generated.expose()), Some(generated));
+    }
+
     proptest::proptest! {
         /// No string verifies as an access token or parses as a refresh token by chance,
         /// and none makes either panic.
@@ -455,16 +463,6 @@ mod tests {
             let changed = format!("{}{}{}", &token[..i], with, &token[i + 1..]);
             if changed != token {
                 proptest::prop_assert!(k.verify(&changed).is_none(), "{} verified", changed);
-            }
-        }
-
-        /// Refresh tokens round-trip; API keys parse only in their exact shape.
-        #[test]
-        fn refresh_tokens_and_api_keys_parse_only_their_own_shape(raw in "uhk_.*|[0-9a-f-]{36}\\..*") {
-            let generated = RefreshToken::generate(UserId::new(), &SessionId::new(2));
-            proptest::prop_assert_eq!(RefreshToken::parse(&generated.expose()), Some(generated));
-            if let Some(key) = crate::auth::api_keys::parse(&raw) {
-                proptest::prop_assert_eq!(key.id.len(), 32);
             }
         }
     }

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use super::input::{Changes, NewUser};
+use super::input::{Changes, ChangesInput, NewUser};
 use super::{SessionId, User, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +159,18 @@ impl Principal {
         }
         if changes.status.is_some() {
             self.require_scope(Scope::UsersWrite)?;
+        }
+        Ok(())
+    }
+
+    /// PATCH /auth/me, a self-service route, changes no authority whoever asks: an admin
+    /// changes those at /users/{id}, under `may_request`. Checked on the input as sent,
+    /// before it is validated.
+    pub fn may_request_self_service(&self, input: &ChangesInput) -> Result<(), Denied> {
+        if input.is_privileged() {
+            return Err(Denied::Because(
+                "status, is_admin and password can only be changed by an admin",
+            ));
         }
         Ok(())
     }

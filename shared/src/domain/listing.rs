@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::input::Errors;
+use super::page::parse_page_limit;
 use super::FieldError;
 use super::{Status, Timestamp, User};
 
@@ -199,16 +200,7 @@ fn order(errs: &mut Errors, raw: Option<&str>, sort: Option<SortKey>) -> Option<
 
 /// The page size: 1 to 100, 20 when not given.
 fn page_limit(errs: &mut Errors, raw: Option<&str>) -> Option<u32> {
-    let Some(raw) = raw else {
-        return Some(20);
-    };
-    errs.check(
-        "limit",
-        raw.parse::<u32>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or("must be from 1 to 100"),
-    )
+    errs.check("limit", parse_page_limit(raw))
 }
 
 impl ListQuery {

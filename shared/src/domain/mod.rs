@@ -1,13 +1,16 @@
 //! The user-management domain as plain types and functions: no I/O, no AWS, no HTTP.
 
 pub mod access;
+pub mod api_key;
 pub mod audit;
+pub mod bulk;
 pub mod export;
 pub mod field;
 pub mod import;
 pub mod input;
 pub mod lifecycle;
 pub mod listing;
+pub mod page;
 pub mod passwords;
 pub mod rate_limit;
 pub mod session;

@@ -123,6 +123,15 @@ pub struct ExportResource {
 }
 
 impl ExportResource {
+    /// The export `id` names: 404 for an id of no export (or not shaped like one).
+    pub async fn find(ctx: &Ctx, id: &str) -> Result<Self, Error> {
+        if !ExportJob::is_id(id) {
+            return Err(Error::NotFound);
+        }
+        let job = ctx.store.export_job(id).await?.ok_or(Error::NotFound)?;
+        Self::of(ctx, job).await
+    }
+
     pub async fn of(ctx: &Ctx, job: ExportJob) -> Result<Self, Error> {
         let link = download(ctx, &job).await?;
         Ok(Self {

@@ -5,7 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use crate::auth::service;
+use crate::accounts::sessions;
 use crate::domain::{Denied, Principal};
 use crate::{AppState, Error};
 
@@ -38,7 +38,7 @@ impl FromRequestParts<AppState> for PendingAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         match credentials(parts)? {
-            Credentials::ApiKey(key) => service::resolve_api_key(state, key)
+            Credentials::ApiKey(key) => sessions::resolve_api_key(state, key)
                 .await
                 .map(PendingAuth::Key),
             Credentials::Bearer(token) => state
@@ -79,8 +79,8 @@ impl PendingAuth {
         target: Option<crate::domain::UserId>,
     ) -> Result<(Principal, Option<crate::domain::User>), Error> {
         match self {
-            PendingAuth::Token(token) => service::authenticate_session(state, token, target).await,
-            PendingAuth::Key(record) => service::api_key_principal(state, record, target).await,
+            PendingAuth::Token(token) => sessions::authenticate_session(state, token, target).await,
+            PendingAuth::Key(record) => sessions::api_key_principal(state, record, target).await,
         }
     }
 }

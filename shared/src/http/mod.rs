@@ -2,9 +2,9 @@
 //! and the finishing touches every router gets.
 
 mod auth;
-pub mod cursor;
 mod health;
 mod json;
+mod page;
 mod request;
 mod routes;
 
@@ -12,6 +12,7 @@ use axum::Router;
 
 pub use auth::{Auth, PendingAuth};
 pub use json::{from_value, Json, Query, MAX_BODY_BYTES};
+pub use page::{Cursors, PageParams};
 pub use request::{ClientIp, RequestId};
 pub use routes::{Route, Routes};
 
@@ -40,6 +41,17 @@ pub fn user_response(
         res.headers_mut().insert(axum::http::header::ETAG, v);
     }
     res
+}
+
+/// `res` with `Location: location` (a path of ours, or a presigned link).
+pub fn with_location(
+    mut res: axum::response::Response,
+    location: &str,
+) -> Result<axum::response::Response, Error> {
+    let value = axum::http::HeaderValue::from_str(location).map_err(Error::internal)?;
+    res.headers_mut()
+        .insert(axum::http::header::LOCATION, value);
+    Ok(res)
 }
 
 /// 202 with `{"message"}`: the work (a mail) is under way, and the answer says no more.
@@ -94,70 +106,6 @@ pub fn not_modified(headers: &axum::http::HeaderMap, version: u64) -> bool {
         .is_some_and(|v| {
             v.trim() == "*" || v.split(',').any(|tag| parse_etag(tag) == Some(version))
         })
-}
-
-/// Query parameters every list takes.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PageParams {
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
-impl PageParams {
-    pub const DEFAULT_LIMIT: u32 = 20;
-    pub const MAX_LIMIT: u32 = 100;
-
-    pub fn limit(&self) -> Result<u32, Error> {
-        match self.limit {
-            None => Ok(Self::DEFAULT_LIMIT),
-            Some(n) if (1..=Self::MAX_LIMIT).contains(&n) => Ok(n),
-            Some(_) => Err(Error::field("limit", "must be from 1 to 100")),
-        }
-    }
-
-    /// The page size, and where the page starts: the cursor, opened under `scope` (a
-    /// cursor of another list or query is a 400 `invalid_cursor`).
-    pub fn start(
-        &self,
-        cursors: &cursor::CursorKey,
-        scope: &str,
-    ) -> Result<(u32, Option<crate::store::Position>), Error> {
-        let after = self
-            .cursor
-            .as_deref()
-            .map(|c| cursors.open(scope, c))
-            .transpose()?;
-        Ok((self.limit()?, after))
-    }
-}
-
-/// `{items, next_cursor}` plus a `Link: <...>; rel="next"` that repeats the request's own
-/// query with the next cursor.
-pub fn page_response<T: serde::Serialize>(
-    items: &[T],
-    next_cursor: Option<String>,
-    uri: &axum::http::Uri,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let body = serde_json::json!({ "items": items, "next_cursor": next_cursor });
-    let mut res = axum::Json(body).into_response();
-    if let Some(cursor) = next_cursor {
-        let mut query: Vec<(String, String)> =
-            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-                .into_owned()
-                .filter(|(k, _)| k != "cursor")
-                .collect();
-        query.push(("cursor".into(), cursor));
-        let encoded = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(query)
-            .finish();
-        let link = format!("<{}?{}>; rel=\"next\"", uri.path(), encoded);
-        if let Ok(v) = axum::http::HeaderValue::from_str(&link) {
-            res.headers_mut().insert(axum::http::header::LINK, v);
-        }
-    }
-    res
 }
 
 #[cfg(test)]

@@ -36,6 +36,15 @@ pub struct ImportResource {
 }
 
 impl ImportResource {
+    /// The import `id` names: 404 for an id of no import (or not shaped like one).
+    pub async fn find(ctx: &Ctx, id: &str) -> Result<Self, Error> {
+        if !ImportJob::is_id(id) {
+            return Err(Error::NotFound);
+        }
+        let job = ctx.store.import_job(id).await?.ok_or(Error::NotFound)?;
+        Self::of(ctx, job).await
+    }
+
     pub async fn of(ctx: &Ctx, job: ImportJob) -> Result<Self, Error> {
         let upload = match job.status {
             ImportStatus::AwaitingUpload => Some(

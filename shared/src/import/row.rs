@@ -192,7 +192,7 @@ impl Context<'_> {
                 passwords::hash(p.expose().to_owned())
                     .await
                     .map(Some)
-                    .map_err(RowsError::Update)
+                    .map_err(|e| RowsError::Update(e.into()))
             }
         }
     }
@@ -316,7 +316,7 @@ impl Context<'_> {
                 let verified =
                     passwords::verify(p.expose().to_owned(), before.password_hash.clone())
                         .await
-                        .map_err(RowsError::Update)?;
+                        .map_err(|e| RowsError::Update(e.into()))?;
                 match verified {
                     Verified::No => self.hash(&row.credential).await?,
                     Verified::Yes | Verified::YesRehashed(_) => None,

@@ -4,7 +4,7 @@
 //! DynamoDB Local and the S3 emulator), and measures the export's peak RSS. Each export
 //! runs in a child process of its own, so its peak RSS is the export's and not the
 //! seeding's; each file is downloaded through its link and its rows counted. Exits
-//! non-zero when a budget of DESIGN.md is missed. Needs the local stack (see the Makefile).
+//! non-zero when a budget below is missed. Needs the local stack (see the Makefile).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -14,9 +14,9 @@ use userhub::domain::export::{ExportRequest, Fields, Format, Trigger};
 use userhub::{AppState, Ctx};
 use userhub_tests::{download, peak_rss_kib, seed_user, seed_users, TestApp};
 
-/// DESIGN.md's budget for an export's peak RSS.
+/// The budget for an export's peak RSS.
 const RSS_BUDGET_KIB: u64 = 64 * 1024;
-/// DESIGN.md's budget: an export reads at least this fraction of a raw Scan's rows/s.
+/// The budget: an export reads at least this fraction of a raw Scan's rows/s.
 const THROUGHPUT_BUDGET: f64 = 0.8;
 const CHILD: &str = "--export-child";
 

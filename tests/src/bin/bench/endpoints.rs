@@ -27,7 +27,7 @@ pub struct Endpoint {
     pub name: &'static str,
     /// The function binary that serves it on Lambda.
     pub function: &'static str,
-    /// DynamoDB round trips it may make: DESIGN.md's for GET /users/{id} and login; GET
+    /// DynamoDB round trips it may make: the budgets for GET /users/{id} and login; GET
     /// /auth/me is the same read of one user with its session check; for the others, the
     /// steps of the flow as ARCHITECTURE.md describes it (the session check, a rate-limit
     /// hit, the reads a conditional write needs, the write).

@@ -1,4 +1,4 @@
-//! `make bench`: DESIGN.md's performance budgets, measured as ratios within one run against
+//! `make bench`: the performance budgets, measured as ratios within one run against
 //! the local stack, with the real release binaries under our Lambda runtime API emulator
 //! (`userhub_tests::lambda_emulator`). Each step is a module:
 //!

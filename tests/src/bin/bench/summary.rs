@@ -13,7 +13,7 @@ use crate::warm::Warm;
 
 /// The peer must serve GET /users/{id} at least this many times slower (warm, median).
 pub const PEER_WARM_FACTOR: f64 = 1.5;
-/// Password logins per second per vCPU (DESIGN.md).
+/// Password logins per second per vCPU.
 pub const LOGINS_PER_CORE: f64 = 40.0;
 
 /// userhub's users function next to the Python peer: init and warm GET /users/{id}.

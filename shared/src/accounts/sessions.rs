@@ -1,10 +1,12 @@
-//! The account flows behind /auth: login, refresh, logout, password change, and turning
-//! credentials into a principal.
+//! Sessions: login, refresh, logout, password change, and turning credentials (an access
+//! token or an API key) into a principal.
 
 use serde::Serialize;
 
-use super::passwords::{self, Verified};
-use super::tokens::{hashes_equal, sha256_hex, AccessToken, RefreshToken};
+use super::limit;
+use crate::auth::api_keys;
+use crate::auth::passwords::{self, Verified};
+use crate::auth::tokens::{hashes_equal, sha256_hex, AccessToken, RefreshToken};
 use crate::domain::passwords::NewPassword;
 use crate::domain::rate_limit::Action;
 use crate::domain::session::{pick_slot, Occupant};
@@ -12,6 +14,7 @@ use crate::domain::{
     Actor, AuditEvent, LoginName, Principal, Role, SessionId, Timestamp, User, UserId,
 };
 use crate::store::{ApiKeyRecord, Reservation, Rotation, SessionRecord};
+use crate::users::sweep_sessions;
 use crate::{Ctx, Error};
 
 /// The RFC 6749 token response. Its `Debug` shows neither token.
@@ -50,25 +53,6 @@ fn issue(ctx: &Ctx, user: User, session_id: &SessionId, refresh: &RefreshToken) 
     }
 }
 
-/// Fails with 429 when `action` is over its limit for `subject`.
-pub async fn limit(ctx: &Ctx, action: Action, subject: &str) -> Result<(), Error> {
-    let limits = &ctx.config.rate_limits;
-    let limit = match action {
-        Action::LoginAccount => limits.login_account,
-        Action::LoginIp => limits.login_ip,
-        Action::RegisterIp => limits.register_ip,
-        Action::RefreshSession => limits.refresh_session,
-        Action::PasswordUser => limits.password_user,
-        Action::ForgotEmail => limits.forgot_email,
-        Action::ForgotIp => limits.forgot_ip,
-        Action::VerifyResendUser => limits.verify_resend_user,
-    };
-    ctx.store
-        .hit(action, subject, limit, ctx.clock.now_secs())
-        .await?
-        .map_err(Error::RateLimited)
-}
-
 /// The lockout bucket a login counts against: the account's, whichever of its names was
 /// used; for a name that is no account, the name's own. That one is keyed by a hash, so the
 /// table keeps no identifier of an account that does not exist (or was anonymised since).
@@ -95,43 +79,13 @@ pub async fn login(
     ip: &str,
     request_id: &str,
 ) -> Result<Tokens, Error> {
-    let (ip_allowed, owner) = tokio::join!(
-        limit(ctx, Action::LoginIp, ip),
-        ctx.store.reserved_by(&name)
-    );
-    ip_allowed?;
-    let owner = owner?;
-    let subject = lockout_subject(&name, owner);
-    let account_limit = ctx.config.rate_limits.login_account;
-    // An unknown name still reads a (fresh, empty) partition, so both paths make the same
-    // round trips as well as the same one hash.
-    let (reserved, found) = tokio::join!(
-        ctx.store.reserve(
-            Action::LoginAccount,
-            &subject,
-            account_limit,
-            ctx.clock.now_secs()
-        ),
-        ctx.store.user_with_sessions(owner.unwrap_or_default()),
-    );
-    let reservation = reserved?.map_err(Error::RateLimited)?;
-    let found = found?;
-    // A known account's attempt is recorded as failed while its hash is checked, and a
-    // success overwrites that record with its `login` event. Neither outcome then adds a
-    // write after the hash: known and unknown names take the same time, one hash.
+    let owner = name_owner(ctx, &name, ip).await?;
+    let (reservation, found) = reserve_attempt(ctx, &name, owner).await?;
     let attempt = found
         .as_ref()
         .map(|(u, _)| AuditEvent::new(u.id, Actor::anonymous(), "login_failed", request_id));
-    let record = async {
-        match &attempt {
-            Some(event) => ctx.store.append_audit(event).await,
-            None => Ok(()),
-        }
-    };
-    let stored_hash = found.as_ref().and_then(|(u, _)| u.password_hash.clone());
-    let (verified, recorded) = tokio::join!(passwords::verify(password, stored_hash), record);
-    let verified = verified?;
-    recorded?;
+    let user = found.as_ref().map(|(u, _)| u);
+    let verified = verify_recording(ctx, password, user, attempt.as_ref()).await?;
     match (found, attempt) {
         (Some((user, sessions)), Some(attempt))
             if !matches!(verified, Verified::No) && user.can_log_in() =>
@@ -140,12 +94,8 @@ pub async fn login(
             if ctx.config.mail.require_verified_email && !user.email_verified {
                 return Err(Error::email_not_verified());
             }
-            let rehash = match &verified {
-                Verified::YesRehashed(h) => Some(h.as_str()),
-                _ => None,
-            };
             let started = Started {
-                rehash,
+                rehash: verified.rehashed(),
                 reservation: &reservation,
                 audit: AuditEvent {
                     actor: Actor::user(user.id).to_string(),
@@ -158,6 +108,60 @@ pub async fn login(
         // The failure keeps its reservation: that is the count.
         _ => Err(Error::invalid_credentials()),
     }
+}
+
+/// Round trip 1: the IP's limit, alongside a consistent read of who owns the name.
+async fn name_owner(ctx: &Ctx, name: &LoginName, ip: &str) -> Result<Option<UserId>, Error> {
+    let (ip_allowed, owner) =
+        tokio::join!(limit(ctx, Action::LoginIp, ip), ctx.store.reserved_by(name));
+    ip_allowed?;
+    Ok(owner?)
+}
+
+/// Round trip 2: the attempt's reservation in its lockout bucket (429 once the window is
+/// full), alongside the read of the account's partition (profile and sessions). An unknown
+/// name still reads a (fresh, empty) partition, so both paths make the same round trips as
+/// well as the same one hash.
+async fn reserve_attempt(
+    ctx: &Ctx,
+    name: &LoginName,
+    owner: Option<UserId>,
+) -> Result<(Reservation, Option<(User, Vec<SessionRecord>)>), Error> {
+    let subject = lockout_subject(name, owner);
+    let account_limit = ctx.config.rate_limits.login_account;
+    let (reserved, found) = tokio::join!(
+        ctx.store.reserve(
+            Action::LoginAccount,
+            &subject,
+            account_limit,
+            ctx.clock.now_secs()
+        ),
+        ctx.store.user_with_sessions(owner.unwrap_or_default()),
+    );
+    let reservation = reserved?.map_err(Error::RateLimited)?;
+    Ok((reservation, found?))
+}
+
+/// Round trip 3, while the hash is checked: a known account's attempt is recorded as failed
+/// (`attempt`), and a success overwrites that record with its `login` event. Neither outcome
+/// then adds a write after the hash: known and unknown names take the same time, one hash.
+async fn verify_recording(
+    ctx: &Ctx,
+    password: String,
+    user: Option<&User>,
+    attempt: Option<&AuditEvent>,
+) -> Result<Verified, Error> {
+    let record = async {
+        match attempt {
+            Some(event) => ctx.store.append_audit(event).await,
+            None => Ok(()),
+        }
+    };
+    let stored_hash = user.and_then(|u| u.password_hash.clone());
+    let (verified, recorded) = tokio::join!(passwords::verify(password, stored_hash), record);
+    let verified = verified?;
+    recorded?;
+    Ok(verified)
 }
 
 /// What a verified login hands to the session it starts.
@@ -295,7 +299,7 @@ fn pick(users: Vec<User>, target: Option<UserId>) -> Option<User> {
 /// The API key an `X-Api-Key` names, if the key matches and has not expired.
 #[tracing::instrument(skip_all)]
 pub async fn resolve_api_key(ctx: &Ctx, raw: &str) -> Result<ApiKeyRecord, Error> {
-    let presented = super::api_keys::parse(raw).ok_or_else(Error::invalid_token)?;
+    let presented = api_keys::parse(raw).ok_or_else(Error::invalid_token)?;
     let now = Timestamp::now();
     ctx.store
         .api_key(&presented.id)
@@ -334,16 +338,6 @@ pub async fn api_key_principal(
         scopes: record.scopes,
     };
     Ok((principal, pick(users, target)))
-}
-
-/// Deletes sessions that a change of the user's authority has already made dead, so that
-/// they do not linger until their TTL. They are refused either way, so a failure here is
-/// only logged.
-#[tracing::instrument(skip(ctx, sessions), fields(count = sessions.len()))]
-pub async fn sweep_sessions(ctx: &Ctx, user: UserId, sessions: &[SessionRecord]) {
-    if let Err(error) = ctx.store.end_sessions(user, sessions).await {
-        tracing::warn!(%error, %user, "dead sessions left to their TTL");
-    }
 }
 
 /// Ends every session of the user.
@@ -404,26 +398,12 @@ pub async fn change_password(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Email, Status, Username};
 
     #[test]
     fn tokens_debug_is_redacted() {
-        let now = Timestamp::now();
         let user = User {
-            id: UserId::new(),
-            email: Email::parse("ann@example.com").unwrap(),
-            username: Username::parse("ann").unwrap(),
-            display_name: None,
-            profile_picture_url: None,
-            status: Status::Active,
-            is_admin: false,
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
-            version: 1,
             password_hash: Some("$argon2id$hash-secret".into()),
-            authority: 1,
-            email_verified: false,
+            ..User::fixture()
         };
         let tokens = Tokens {
             access_token: "eyJaccess-secret".into(),

@@ -8,11 +8,15 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::config::Secret;
-use crate::Error;
 
 type HmacSha256 = Hmac<Sha256>;
 
 pub use crate::store::Position;
+
+/// A cursor that did not open: tampered, truncated, foreign, or of another query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the cursor is not one this list handed out")]
+pub struct InvalidCursor;
 
 #[derive(Clone)]
 pub struct CursorKey([u8; 32]);
@@ -51,18 +55,14 @@ impl CursorKey {
         )
     }
 
-    pub fn open(&self, scope: &str, raw: &str) -> Result<Position, Error> {
-        let (payload, tag) = raw.split_once('.').ok_or(Error::InvalidCursor)?;
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| Error::InvalidCursor)?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag)
-            .map_err(|_| Error::InvalidCursor)?;
+    pub fn open(&self, scope: &str, raw: &str) -> Result<Position, InvalidCursor> {
+        let (payload, tag) = raw.split_once('.').ok_or(InvalidCursor)?;
+        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| InvalidCursor)?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| InvalidCursor)?;
         self.mac(scope, &payload)
             .verify_slice(&tag)
-            .map_err(|_| Error::InvalidCursor)?;
-        serde_json::from_slice(&payload).map_err(|_| Error::InvalidCursor)
+            .map_err(|_| InvalidCursor)?;
+        serde_json::from_slice(&payload).map_err(|_| InvalidCursor)
     }
 }
 
