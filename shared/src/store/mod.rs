@@ -12,6 +12,8 @@ mod jobs;
 mod keys;
 mod rate_limits;
 mod scan;
+// Test and benchmark seeding only: the `test-support` feature keeps it out of the Lambdas.
+#[cfg(feature = "test-support")]
 mod seed;
 mod sessions;
 mod tokens;
