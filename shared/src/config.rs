@@ -7,35 +7,25 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
-/// A `count/seconds` budget, as written in the `RATE_LIMIT_*` variables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limit {
-    pub count: u32,
-    pub window_secs: u64,
-}
+pub use crate::domain::rate_limit::Limit;
 
-impl Limit {
-    pub const fn new(count: u32, window_secs: u64) -> Self {
-        Self { count, window_secs }
+/// Reads a `count/seconds` budget of a `RATE_LIMIT_*` variable.
+fn parse_limit(raw: &str) -> Result<Limit, String> {
+    let (count, secs) = raw
+        .split_once('/')
+        .ok_or_else(|| format!("expected count/seconds, got {raw:?}"))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("count in {raw:?} is not a whole number"))?;
+    let window_secs: u64 = secs
+        .trim()
+        .parse()
+        .map_err(|_| format!("seconds in {raw:?} is not a whole number"))?;
+    if count == 0 || window_secs == 0 {
+        return Err(format!("{raw:?} must have a count and window above zero"));
     }
-
-    fn parse(raw: &str) -> Result<Self, String> {
-        let (count, secs) = raw
-            .split_once('/')
-            .ok_or_else(|| format!("expected count/seconds, got {raw:?}"))?;
-        let count: u32 = count
-            .trim()
-            .parse()
-            .map_err(|_| format!("count in {raw:?} is not a whole number"))?;
-        let window_secs: u64 = secs
-            .trim()
-            .parse()
-            .map_err(|_| format!("seconds in {raw:?} is not a whole number"))?;
-        if count == 0 || window_secs == 0 {
-            return Err(format!("{raw:?} must have a count and window above zero"));
-        }
-        Ok(Self { count, window_secs })
-    }
+    Ok(Limit::new(count, window_secs))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,7 +219,7 @@ impl Config {
         let bucket_name = required("BUCKET_NAME");
         let jwt_raw = required("JWT_SECRET");
 
-        let mut parsed = Parsed {
+        let mut vars = EnvReader {
             lookup: &lookup,
             problems,
         };
@@ -237,14 +227,14 @@ impl Config {
             None
         } else {
             Secret::new(jwt_raw.into_bytes())
-                .map_err(|e| parsed.problems.push(format!("JWT_SECRET {e}")))
+                .map_err(|e| vars.problems.push(format!("JWT_SECRET {e}")))
                 .ok()
         };
         let jwt_secret_previous = lookup("JWT_SECRET_PREVIOUS")
             .filter(|v| !v.is_empty())
             .and_then(|v| {
                 Secret::new(v.into_bytes())
-                    .map_err(|e| parsed.problems.push(format!("JWT_SECRET_PREVIOUS {e}")))
+                    .map_err(|e| vars.problems.push(format!("JWT_SECRET_PREVIOUS {e}")))
                     .ok()
             });
         let defaults = RateLimits::default();
@@ -253,46 +243,44 @@ impl Config {
             bucket_name,
             jwt_secret: jwt_secret.unwrap_or_else(|| Secret(vec![0; Secret::MIN_LEN])),
             jwt_secret_previous,
-            jwt_issuer: parsed.string("JWT_ISSUER", "userhub"),
-            jwt_audience: parsed.string("JWT_AUDIENCE", "userhub"),
-            access_token_ttl: parsed.seconds("ACCESS_TOKEN_TTL", 900, 60, 86_400),
-            refresh_token_ttl: parsed.seconds("REFRESH_TOKEN_TTL", 7 * 86_400, 300, 90 * 86_400),
-            max_sessions_per_user: parsed.number("MAX_SESSIONS_PER_USER", 10, 1, 50) as usize,
+            jwt_issuer: vars.string("JWT_ISSUER", "userhub"),
+            jwt_audience: vars.string("JWT_AUDIENCE", "userhub"),
+            access_token_ttl: vars.seconds("ACCESS_TOKEN_TTL", 900, 60, 86_400),
+            refresh_token_ttl: vars.seconds("REFRESH_TOKEN_TTL", 7 * 86_400, 300, 90 * 86_400),
+            max_sessions_per_user: vars.number("MAX_SESSIONS_PER_USER", 10, 1, 50) as usize,
             rate_limits: RateLimits {
-                login_account: parsed.limit("RATE_LIMIT_LOGIN_ACCOUNT", defaults.login_account),
-                login_ip: parsed.limit("RATE_LIMIT_LOGIN_IP", defaults.login_ip),
-                register_ip: parsed.limit("RATE_LIMIT_REGISTER_IP", defaults.register_ip),
-                refresh_session: parsed
-                    .limit("RATE_LIMIT_REFRESH_SESSION", defaults.refresh_session),
-                password_user: parsed.limit("RATE_LIMIT_PASSWORD_USER", defaults.password_user),
-                forgot_email: parsed.limit("RATE_LIMIT_FORGOT_EMAIL", defaults.forgot_email),
-                forgot_ip: parsed.limit("RATE_LIMIT_FORGOT_IP", defaults.forgot_ip),
-                verify_resend_user: parsed
+                login_account: vars.limit("RATE_LIMIT_LOGIN_ACCOUNT", defaults.login_account),
+                login_ip: vars.limit("RATE_LIMIT_LOGIN_IP", defaults.login_ip),
+                register_ip: vars.limit("RATE_LIMIT_REGISTER_IP", defaults.register_ip),
+                refresh_session: vars.limit("RATE_LIMIT_REFRESH_SESSION", defaults.refresh_session),
+                password_user: vars.limit("RATE_LIMIT_PASSWORD_USER", defaults.password_user),
+                forgot_email: vars.limit("RATE_LIMIT_FORGOT_EMAIL", defaults.forgot_email),
+                forgot_ip: vars.limit("RATE_LIMIT_FORGOT_IP", defaults.forgot_ip),
+                verify_resend_user: vars
                     .limit("RATE_LIMIT_VERIFY_RESEND_USER", defaults.verify_resend_user),
             },
-            features: parsed.features(),
-            export_link_ttl: parsed.seconds("EXPORT_LINK_TTL", 900, 1, MAX_LINK_TTL),
-            export_scan_segments: parsed.number("EXPORT_SCAN_SEGMENTS", 4, 1, 256) as u32,
+            features: vars.features(),
+            export_link_ttl: vars.seconds("EXPORT_LINK_TTL", 900, 1, MAX_LINK_TTL),
+            export_scan_segments: vars.number("EXPORT_SCAN_SEGMENTS", 4, 1, 256) as u32,
             // S3's minimum part is 5 MiB; more than 64 MiB buys nothing at Lambda's sizes.
-            export_part_size: parsed.number("EXPORT_PART_SIZE_MIB", 8, 5, 64) as usize * MIB,
-            run_jobs_inline: parsed.flag("RUN_JOBS_INLINE"),
-            s3_force_path_style: parsed.flag("S3_FORCE_PATH_STYLE"),
-            import_max_bytes: parsed.number("IMPORT_MAX_MIB", 512, 1, 5 * 1024) * MIB as u64,
-            import_batch_rows: parsed.number("IMPORT_BATCH_ROWS", 500, 1, 5_000) as usize,
-            import_write_concurrency: parsed.number("IMPORT_WRITE_CONCURRENCY", 16, 1, 256)
-                as usize,
-            import_run_limit: parsed
+            export_part_size: vars.number("EXPORT_PART_SIZE_MIB", 8, 5, 64) as usize * MIB,
+            run_jobs_inline: vars.flag("RUN_JOBS_INLINE"),
+            s3_force_path_style: vars.flag("S3_FORCE_PATH_STYLE"),
+            import_max_bytes: vars.number("IMPORT_MAX_MIB", 512, 1, 5 * 1024) * MIB as u64,
+            import_batch_rows: vars.number("IMPORT_BATCH_ROWS", 500, 1, 5_000) as usize,
+            import_write_concurrency: vars.number("IMPORT_WRITE_CONCURRENCY", 16, 1, 256) as usize,
+            import_run_limit: vars
                 .optional_number("IMPORT_RUN_SECONDS", 1, 86_400)
                 .map(Duration::from_secs),
-            import_fail_after_rows: parsed.optional_number("IMPORT_FAIL_AFTER_ROWS", 0, u64::MAX),
+            import_fail_after_rows: vars.optional_number("IMPORT_FAIL_AFTER_ROWS", 0, u64::MAX),
             mail: MailConfig {
-                from: parsed.sender("EMAIL_FROM", "noreply@userhub.localhost"),
-                public_url: parsed.public_url("PUBLIC_URL", "http://127.0.0.1:3000"),
-                reset_token_ttl: parsed.seconds("RESET_TOKEN_TTL", 1800, 60, 86_400),
-                verify_token_ttl: parsed.seconds("VERIFY_TOKEN_TTL", 2 * 86_400, 60, 30 * 86_400),
-                invite_token_ttl: parsed.seconds("INVITE_TOKEN_TTL", 7 * 86_400, 60, 30 * 86_400),
-                require_verified_email: parsed.flag("REQUIRE_VERIFIED_EMAIL"),
-                forgot_min_response: Duration::from_millis(parsed.number(
+                from: vars.sender("EMAIL_FROM", "noreply@userhub.localhost"),
+                public_url: vars.public_url("PUBLIC_URL", "http://127.0.0.1:3000"),
+                reset_token_ttl: vars.seconds("RESET_TOKEN_TTL", 1800, 60, 86_400),
+                verify_token_ttl: vars.seconds("VERIFY_TOKEN_TTL", 2 * 86_400, 60, 30 * 86_400),
+                invite_token_ttl: vars.seconds("INVITE_TOKEN_TTL", 7 * 86_400, 60, 30 * 86_400),
+                require_verified_email: vars.flag("REQUIRE_VERIFIED_EMAIL"),
+                forgot_min_response: Duration::from_millis(vars.number(
                     "FORGOT_MIN_RESPONSE_MS",
                     400,
                     0,
@@ -300,20 +288,22 @@ impl Config {
                 )),
             },
         };
-        if parsed.problems.is_empty() {
+        if vars.problems.is_empty() {
             Ok(config)
         } else {
-            Err(ConfigError(parsed.problems))
+            Err(ConfigError(vars.problems))
         }
     }
 }
 
-struct Parsed<'a, F> {
+/// Reads the variables through `lookup`, collecting every problem instead of stopping at
+/// the first (each reader returns its default after noting what was wrong).
+struct EnvReader<'a, F> {
     lookup: &'a F,
     problems: Vec<String>,
 }
 
-impl<F: Fn(&str) -> Option<String>> Parsed<'_, F> {
+impl<F: Fn(&str) -> Option<String>> EnvReader<'_, F> {
     fn raw(&self, key: &str) -> Option<String> {
         (self.lookup)(key).filter(|v| !v.trim().is_empty())
     }
@@ -346,7 +336,7 @@ impl<F: Fn(&str) -> Option<String>> Parsed<'_, F> {
     }
 
     fn limit(&mut self, key: &str, default: Limit) -> Limit {
-        match self.raw(key).map(|raw| Limit::parse(&raw)) {
+        match self.raw(key).map(|raw| parse_limit(&raw)) {
             None => default,
             Some(Ok(limit)) => limit,
             Some(Err(e)) => {

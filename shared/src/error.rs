@@ -5,31 +5,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::config::Feature;
-
-/// One invalid field of a 400, named as the client sent it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-/// What a 429 tells the client about the limit it hit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimited {
-    pub limit: u32,
-    pub remaining: u32,
-    /// Seconds until the window resets (also the `Retry-After`).
-    pub reset_secs: u64,
-}
+use crate::domain::rate_limit::RateLimited;
+pub use crate::domain::FieldError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -323,9 +300,10 @@ impl IntoResponse for Error {
 
 impl From<crate::store::StoreError> for Error {
     fn from(err: crate::store::StoreError) -> Self {
-        match err {
-            crate::store::StoreError::Unavailable(cause) => Error::unavailable(cause),
-            err => Error::internal(err),
+        if err.is_unavailable() {
+            Error::unavailable(crate::telemetry::error_chain(&err))
+        } else {
+            Error::internal(err)
         }
     }
 }
@@ -335,12 +313,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreError;
+    use crate::store::{Call, StoreError};
 
     #[test]
     fn an_unavailable_table_is_a_503_with_retry_after_and_no_aws_text() {
         let cause = "request has timed out: operation timeout occurred after 3.5s";
-        let res = Error::from(StoreError::Unavailable(cause.into())).into_response();
+        let err = StoreError::Unavailable {
+            call: Call::new("GetItem", "profile"),
+            source: cause.into(),
+        };
+        let res = Error::from(err).into_response();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
             res.headers()[header::RETRY_AFTER],
@@ -353,7 +335,8 @@ mod tests {
 
     #[test]
     fn any_other_store_failure_stays_a_500() {
-        let res = Error::from(StoreError::Aws("ValidationException".into())).into_response();
+        let err = StoreError::failed(Call::new("GetItem", "profile"), "ValidationException");
+        let res = Error::from(err).into_response();
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(res.headers().get(header::RETRY_AFTER).is_none());
     }

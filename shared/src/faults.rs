@@ -1,6 +1,6 @@
 //! How userhub meets a slow or failing dependency (DynamoDB, S3): the SDK's timeouts and
-//! retries for each kind of caller, and which SDK errors mean "unavailable, try again"
-//! (a 503 with `Retry-After`) rather than a bug (a 500).
+//! retries for each kind of caller. Which SDK errors mean "unavailable, try again" (a 503
+//! with `Retry-After`) is `store::is_unavailable`.
 //!
 //! This is the one place these numbers live. An interactive request must answer within
 //! 5 s even when a dependency hangs, so its whole SDK call (every attempt and backoff) is
@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 /// Who is waiting for an SDK call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,56 +80,9 @@ impl Caller {
 /// What a 503 tells the client to wait before trying again, in seconds.
 pub const RETRY_AFTER_SECS: u64 = 2;
 
-/// Error codes of DynamoDB and S3 that say "not now" rather than "never": throttling,
-/// capacity and the services' own transient failures.
-const TRANSIENT_CODES: &[&str] = &[
-    "ThrottlingException",
-    "Throttling",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "TransactionConflictException",
-    "TransactionInProgressException",
-    "InternalServerError",
-    "InternalError",
-    "ServiceUnavailable",
-    "SlowDown",
-    "RequestTimeout",
-];
-
-/// Whether an SDK call failed because the dependency is slow, unreachable, overloaded or
-/// failing: a timeout, a connection that could not be made or broke, or a transient service
-/// error left after the SDK's retries. A request it fails is a 503, never a 500.
-pub fn is_unavailable<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(_) => err.code().is_some_and(|c| TRANSIENT_CODES.contains(&c)),
-        // A request that could not even be built is a bug.
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_dynamodb::error::ErrorMetadata;
-    use aws_sdk_dynamodb::operation::get_item::GetItemError;
-    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-    use aws_smithy_runtime_api::client::result::{ConstructionFailure, ServiceError};
-    use aws_smithy_runtime_api::http::StatusCode;
-    use aws_smithy_types::body::SdkBody;
-
-    fn service_error(code: &str) -> SdkError<GetItemError, HttpResponse> {
-        let meta = ErrorMetadata::builder().code(code).build();
-        let raw = HttpResponse::new(StatusCode::try_from(400).unwrap(), SdkBody::empty());
-        SdkError::ServiceError(
-            ServiceError::builder()
-                .source(GetItemError::generic(meta))
-                .raw(raw)
-                .build(),
-        )
-    }
 
     #[test]
     fn interactive_calls_fail_well_within_five_seconds() {
@@ -138,24 +90,5 @@ mod tests {
         assert!(b.attempt <= b.operation);
         assert!(b.operation + Duration::from_secs(1) <= Duration::from_secs(5));
         assert!(Caller::Worker.budget().operation > b.operation);
-    }
-
-    #[test]
-    fn throttling_and_timeouts_are_unavailable_but_bugs_are_not() {
-        for code in [
-            "ThrottlingException",
-            "ProvisionedThroughputExceededException",
-        ] {
-            assert!(is_unavailable(&service_error(code)), "{code}");
-        }
-        assert!(!is_unavailable(&service_error("ValidationException")));
-        assert!(!is_unavailable(&service_error(
-            "ConditionalCheckFailedException"
-        )));
-        let timeout: SdkError<GetItemError, HttpResponse> = SdkError::timeout_error("slow");
-        assert!(is_unavailable(&timeout));
-        let bug: SdkError<GetItemError, HttpResponse> =
-            SdkError::ConstructionFailure(ConstructionFailure::builder().source("bad").build());
-        assert!(!is_unavailable(&bug));
     }
 }

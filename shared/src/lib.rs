@@ -11,6 +11,8 @@ pub mod export;
 pub mod faults;
 pub mod http;
 pub mod import;
+#[cfg(test)]
+mod layering;
 pub mod mail;
 pub mod sdk_http;
 pub mod secrets;

@@ -581,8 +581,22 @@ impl SentMail {
     }
 }
 
+/// The mail sent to `to` once there are at least `count`, waiting up to 10 s: forgot-password
+/// answers on time and may still be sending its link (on a loaded machine).
+pub async fn mail_once_sent(to: &str, count: usize) -> Vec<SentMail> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mail = sent_mail(to).await;
+        if mail.len() >= count || std::time::Instant::now() > deadline {
+            return mail;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Every mail sent to `to` so far, oldest first, read from moto's `/moto-api/data.json`.
-/// Sending happens before a request answers, so a mail is there once its request returned.
+/// Other flows send before their request answers, so a mail is there once its request
+/// returned.
 pub async fn sent_mail(to: &str) -> Vec<SentMail> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL_SESV2").expect("the local stack sets SES");
     let raw = reqwest::get(format!("{endpoint}/moto-api/data.json"))

@@ -9,11 +9,11 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use userhub::auth::rate_limit::Action;
 use userhub::auth::service;
 use userhub::domain::input::{ChangesInput, NewUserInput};
+use userhub::domain::rate_limit::Action;
 use userhub::domain::{Actor, LoginName, Principal, SessionId};
-use userhub::http::{user_response, Auth, ClientIp, Json, RequestId, Routes};
+use userhub::http::{user_response, Auth, ClientIp, Json, PendingAuth, RequestId, Routes};
 use userhub::{AppState, Error};
 
 /// This function's route table (see `userhub::http::Routes`): one line per route.
@@ -154,9 +154,10 @@ async fn logout_all(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(State(ctx): State<AppState>, Auth(principal): Auth) -> Result<Response, Error> {
-    let (id, _) = person(&principal)?;
-    let user = ctx.store.user(id).await?.ok_or_else(Error::invalid_token)?;
+async fn me(State(ctx): State<AppState>, pending: PendingAuth) -> Result<Response, Error> {
+    let (principal, user) = pending.with_self(&ctx).await?;
+    person(&principal)?;
+    let user = user.ok_or_else(Error::invalid_token)?;
     Ok(user_response(StatusCode::OK, &user))
 }
 

@@ -118,7 +118,9 @@ pub(crate) async fn create(
             let (ctx, actor, request_id) = (&ctx, actor.clone(), &request_id);
             async move {
                 let result = match new {
-                    Ok(new) => userhub::users::create(ctx, new, actor, "created", request_id).await,
+                    Ok(new) => {
+                        userhub::auth::recovery::create_user(ctx, new, actor, request_id).await
+                    }
                     Err(e) => Err(e),
                 };
                 ItemResult::of(index, None, 201, result, request_id)

@@ -57,8 +57,7 @@ async fn create(
     principal.require_admin()?;
     let new = input.validate(false).map_err(Error::Validation)?;
     principal.may_create(&new)?;
-    let user = users::create(&ctx, new, Actor::of(&principal), "created", &request_id).await?;
-    recovery::invite_new(&ctx, &user).await;
+    let user = recovery::create_user(&ctx, new, Actor::of(&principal), &request_id).await?;
     let mut res = user_response(StatusCode::CREATED, &user);
     if let Ok(location) = format!("/users/{}", user.id).parse() {
         res.headers_mut().insert(header::LOCATION, location);

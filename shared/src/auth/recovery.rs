@@ -3,19 +3,21 @@
 //! table keeps only the SHA-256; it works once, until it expires or a newer link of the same
 //! purpose replaces it.
 
+use tracing::Instrument;
+
 use super::passwords::{self, Verified};
-use super::rate_limit::Action;
 use super::service::{end_all_sessions, limit};
 use super::tokens::{random_secret, sha256_hex};
-use crate::domain::input::Changes;
+use crate::domain::input::{Changes, NewUser};
 use crate::domain::passwords::{CurrentPassword, NewPassword};
+use crate::domain::rate_limit::Action;
 use crate::domain::tokens::{self, Purpose, TokenKind, TokenRecord};
 use crate::domain::{
     Actor, AuditEvent, Email, LoginName, Principal, Status, Timestamp, User, UserId,
 };
 use crate::mail::templates;
 use crate::users::{self, Outcome};
-use crate::{Ctx, Error};
+use crate::{AppState, Ctx, Error};
 
 /// A link of `kind`: how long it works, the page it opens, and the mail that carries it.
 type Render = fn(&str, std::time::Duration) -> templates::Message;
@@ -75,53 +77,68 @@ pub async fn welcome(ctx: &Ctx, user: &User) {
     send_link_after(ctx, user, TokenKind::EmailVerification).await;
 }
 
-/// Mails an invitation to a user an admin created without a password.
-pub async fn invite_new(ctx: &Ctx, user: &User) {
+/// Creates a user for an admin or a `users:write` key (POST /users, each item of POST
+/// /users/bulk). One created without a password is mailed an invitation to set one.
+pub async fn create_user(
+    ctx: &Ctx,
+    new: NewUser,
+    actor: Actor,
+    request_id: &str,
+) -> Result<User, Error> {
+    let user = users::create(ctx, new, actor, "created", request_id).await?;
     if user.password_hash.is_none() {
-        send_link_after(ctx, user, TokenKind::Invitation).await;
+        send_link_after(ctx, &user, TokenKind::Invitation).await;
     }
+    Ok(user)
 }
 
 /// POST /auth/password/forgot. Answers alike for existing, unknown and deleted accounts:
 /// the same rate limits (counted per address whether it exists or not), the same reads,
-/// no error that only an existing account could cause, and no answer before
-/// `FORGOT_MIN_RESPONSE_MS`, which covers the token write and the mail.
+/// no error that only an existing account could cause, and the answer at
+/// `FORGOT_MIN_RESPONSE_MS`, which covers the token write and the mail. A link still on its
+/// way then (SES slow or down) goes on in the background rather than delay only the
+/// answers about existing accounts.
 #[tracing::instrument(skip_all)]
 pub async fn forgot_password(
-    ctx: &Ctx,
+    ctx: &AppState,
     email: Email,
     ip: &str,
     request_id: &str,
 ) -> Result<(), Error> {
     limit(ctx, Action::ForgotIp, ip).await?;
     limit(ctx, Action::ForgotEmail, &sha256_hex(email.as_str())).await?;
-    let work = async {
-        let owner = ctx.store.reserved_by(&LoginName::Email(email)).await?;
-        // An unknown address still reads a (fresh, empty) user, like login does.
-        let user = ctx.store.user(owner.unwrap_or_default()).await?;
-        match user.filter(|u| u.status != Status::Deleted) {
-            Some(user) => {
-                let event = AuditEvent::new(
-                    user.id,
-                    Actor::anonymous(),
-                    "password_reset_requested",
-                    request_id,
-                );
-                ctx.store.append_audit(&event).await?;
-                send_link(ctx, &user, TokenKind::PasswordReset).await
-            }
-            None => Ok(()),
-        }
-    };
-    let (done, ()) = tokio::join!(
-        work,
-        tokio::time::sleep(ctx.config.mail.forgot_min_response)
-    );
-    if let Err(e) = done {
+    let answer_at = tokio::time::Instant::now() + ctx.config.mail.forgot_min_response;
+    let work = mail_reset_link(AppState::clone(ctx), email, request_id.to_owned());
+    let mut work = tokio::spawn(work.in_current_span());
+    match tokio::time::timeout_at(answer_at, &mut work).await {
         // A failure that only an existing account can meet must not change the answer.
-        tracing::error!(error = ?e, "forgot-password could not send a link");
+        Ok(Ok(Err(e))) => tracing::error!(error = ?e, "forgot-password could not send a link"),
+        Ok(Err(panicked)) => {
+            tracing::error!(error = %panicked, "forgot-password's mail task failed")
+        }
+        Ok(Ok(Ok(()))) => {}
+        Err(_) => tracing::warn!("a reset link was still on its way when forgot-password answered"),
     }
+    tokio::time::sleep_until(answer_at).await;
     Ok(())
+}
+
+/// The reset link of the account at `email`, if it has one that is not deleted.
+async fn mail_reset_link(ctx: AppState, email: Email, request_id: String) -> Result<(), Error> {
+    let owner = ctx.store.reserved_by(&LoginName::Email(email)).await?;
+    // An unknown address still reads a (fresh, empty) user, like login does.
+    let user = ctx.store.user(owner.unwrap_or_default()).await?;
+    let Some(user) = user.filter(|u| u.status != Status::Deleted) else {
+        return Ok(());
+    };
+    let event = AuditEvent::new(
+        user.id,
+        Actor::anonymous(),
+        "password_reset_requested",
+        &request_id,
+    );
+    ctx.store.append_audit(&event).await?;
+    send_link(&ctx, &user, TokenKind::PasswordReset).await
 }
 
 /// The stored token behind a presented one, if it is well formed, live, of `purpose`, and

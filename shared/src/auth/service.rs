@@ -4,9 +4,9 @@
 use serde::Serialize;
 
 use super::passwords::{self, Verified};
-use super::rate_limit::Action;
 use super::tokens::{hashes_equal, sha256_hex, AccessToken, RefreshToken};
 use crate::domain::passwords::NewPassword;
+use crate::domain::rate_limit::Action;
 use crate::domain::session::{pick_slot, Occupant};
 use crate::domain::{
     Actor, AuditEvent, LoginName, Principal, Role, SessionId, Timestamp, User, UserId,
@@ -267,7 +267,9 @@ pub async fn authenticate_session(
     token: AccessToken,
     target: Option<UserId>,
 ) -> Result<(Principal, Option<User>), Error> {
-    let ids: Vec<UserId> = std::iter::once(token.user_id).chain(target).collect();
+    // A batch read refuses a key twice: the caller reading themself is one key.
+    let others = target.filter(|t| *t != token.user_id);
+    let ids: Vec<UserId> = std::iter::once(token.user_id).chain(others).collect();
     let (session, users) = ctx
         .store
         .session_and_users(token.user_id, &token.session_id, &ids)

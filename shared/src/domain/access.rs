@@ -236,22 +236,11 @@ mod tests {
     }
 
     fn target(is_admin: bool) -> User {
-        let now = crate::domain::Timestamp::now();
         User {
-            id: UserId::new(),
             email: crate::domain::Email::parse("t@example.com").unwrap(),
             username: crate::domain::Username::parse("target").unwrap(),
-            display_name: None,
-            profile_picture_url: None,
-            status: crate::domain::Status::Active,
             is_admin,
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
-            version: 1,
-            password_hash: None,
-            authority: 1,
-            email_verified: false,
+            ..User::fixture()
         }
     }
 

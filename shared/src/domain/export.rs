@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::input::Errors;
+use super::FieldError;
 use super::{Status, Timestamp};
-use crate::error::FieldError;
 
 /// What a spreadsheet would read as the start of a formula (OWASP's CSV injection list):
 /// CSV exports protect such cells with a leading `'`, and imports read them back.

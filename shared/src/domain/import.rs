@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::export::FORMULA_STARTS;
 use super::input::Errors;
 use super::passwords::NewPassword;
+use super::FieldError;
 use super::{DisplayName, Email, PictureUrl, Status, Timestamp, UserId, Username};
-use crate::error::FieldError;
 
 macro_rules! names {
     ($ty:ident { $($variant:ident = $name:literal),+ $(,)? }) => {
@@ -214,6 +214,7 @@ pub enum Column {
     DisplayName,
     PictureUrl,
     IsAdmin,
+    EmailVerified,
     Status,
     IsActive,
     IsDeleted,
@@ -226,13 +227,14 @@ pub enum Column {
 }
 
 impl Column {
-    const ALL: [(Column, &'static str); 15] = [
+    const ALL: [(Column, &'static str); 16] = [
         (Column::Email, "email"),
         (Column::Username, "username"),
         (Column::Name, "name"),
         (Column::DisplayName, "display_name"),
         (Column::PictureUrl, "profile_picture_url"),
         (Column::IsAdmin, "is_admin"),
+        (Column::EmailVerified, "email_verified"),
         (Column::Status, "status"),
         (Column::IsActive, "is_active"),
         (Column::IsDeleted, "is_deleted"),
@@ -367,6 +369,8 @@ pub struct ImportRow {
     pub display_name: Option<DisplayName>,
     pub profile_picture_url: Option<PictureUrl>,
     pub is_admin: Option<bool>,
+    /// The importer vouches for the address, as an admin creating the user may.
+    pub email_verified: Option<bool>,
     pub status: Option<Status>,
     pub id: Option<UserId>,
     pub source_id: Option<String>,
@@ -433,6 +437,11 @@ pub fn validate_row(raw: &RawRow, may_import_admins: bool) -> Result<ImportRow, 
             "only an admin person can import admins, not an API key",
         ));
     }
+    let email_verified = raw.get(Column::EmailVerified).and_then(|v| {
+        boolean(v)
+            .map_err(|m| invalid(&mut errors, "email_verified", m))
+            .ok()
+    });
     let status = status(raw, &mut errors);
     let created_at = time(raw, Column::CreatedAt, &mut errors);
     let last_login_at = time(raw, Column::LastLoginAt, &mut errors);
@@ -457,6 +466,7 @@ pub fn validate_row(raw: &RawRow, may_import_admins: bool) -> Result<ImportRow, 
             display_name,
             profile_picture_url,
             is_admin,
+            email_verified,
             status,
             id,
             source_id,
@@ -507,6 +517,7 @@ pub fn apply_row(
         row.profile_picture_url.clone().map(Some)
     );
     set!(is_admin, row.is_admin);
+    set!(email_verified, row.email_verified);
     set!(status, row.status);
     if let Some(hash) = password_hash {
         if after.password_hash.as_deref() != Some(hash.as_str()) {

@@ -7,8 +7,7 @@ use serde::Deserialize;
 
 use super::lifecycle::{Refused, Transition};
 use super::passwords::{CurrentPassword, NewPassword};
-use super::{DisplayName, Email, PictureUrl, Status, User, Username};
-use crate::error::FieldError;
+use super::{DisplayName, Email, FieldError, PictureUrl, Status, User, Username};
 
 /// The fields of a new user, as sent (registration, admin create, bulk, import). Its
 /// `Debug` leaves the password out.
@@ -210,22 +209,10 @@ mod tests {
     }
 
     fn stored(status: Status) -> User {
-        let now = crate::domain::Timestamp::now();
         User {
-            id: crate::domain::UserId::new(),
-            email: Email::parse("ann@example.com").unwrap(),
             username: Username::parse("annlee99").unwrap(),
-            display_name: None,
-            profile_picture_url: None,
             status,
-            is_admin: false,
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
-            version: 1,
-            password_hash: None,
-            authority: 1,
-            email_verified: false,
+            ..User::fixture()
         }
     }
 
@@ -287,26 +274,14 @@ mod tests {
 #[cfg(test)]
 mod change_tests {
     use super::*;
-    use crate::domain::{Timestamp, User, UserId};
+    use crate::domain::User;
 
     #[test]
     fn a_new_email_is_unverified() {
-        let now = Timestamp::now();
         let user = User {
-            id: UserId::new(),
-            email: Email::parse("ann@example.com").unwrap(),
-            username: Username::parse("ann").unwrap(),
-            display_name: None,
-            profile_picture_url: None,
-            status: Status::Active,
-            is_admin: false,
             email_verified: true,
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
-            version: 1,
-            password_hash: None,
             authority: 0,
+            ..User::fixture()
         };
         let same = Changes {
             email: Some(user.email.clone()),

@@ -119,25 +119,12 @@ fn anonymize(user: &User) -> Moved {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Timestamp, UserId};
 
     fn user(status: Status) -> User {
-        let now = Timestamp::now();
         User {
-            id: UserId::new(),
-            email: Email::parse("ann@example.com").unwrap(),
-            username: Username::parse("ann").unwrap(),
-            display_name: None,
-            profile_picture_url: None,
             status,
-            is_admin: false,
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
-            version: 1,
             password_hash: Some("$argon2id$x".into()),
-            authority: 1,
-            email_verified: false,
+            ..User::fixture()
         }
     }
 

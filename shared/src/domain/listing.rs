@@ -4,8 +4,8 @@
 use serde::Deserialize;
 
 use super::input::Errors;
+use super::FieldError;
 use super::{Status, Timestamp, User};
-use crate::error::FieldError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -84,90 +84,28 @@ impl ListParams {
     /// The query, the page size (1..100, default 20), and the cursor.
     pub fn validate(&self) -> Result<(ListQuery, u32, Option<String>), Vec<FieldError>> {
         let mut errs = Errors::default();
-        let text = |errs: &mut Errors, field: &str, v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .and_then(|s| {
-                    let checked = if s.chars().count() > MAX_FILTER_CHARS {
-                        Err("is too long")
-                    } else if s.chars().any(char::is_control) {
-                        Err("must not contain control characters")
-                    } else {
-                        Ok(s.to_lowercase())
-                    };
-                    errs.check(field, checked)
-                })
-        };
-        let email = text(&mut errs, "email", &self.email);
-        let username = text(&mut errs, "username", &self.username);
-        let name = text(&mut errs, "name", &self.name);
-        let q = text(&mut errs, "q", &self.q);
+        let email = filter_text(&mut errs, "email", &self.email);
+        let username = filter_text(&mut errs, "username", &self.username);
+        let name = filter_text(&mut errs, "name", &self.name);
+        let q = filter_text(&mut errs, "q", &self.q);
         let status = self
             .status
             .as_deref()
             .and_then(|s| errs.check("status", s.parse::<Status>()));
-        let time = |errs: &mut Errors, field: &str, v: &Option<String>| {
-            v.as_deref().and_then(|s| {
-                errs.check(
-                    field,
-                    Timestamp::parse(s).ok_or("must be an RFC 3339 timestamp"),
-                )
-            })
-        };
-        let created_after = time(&mut errs, "created_after", &self.created_after);
-        let created_before = time(&mut errs, "created_before", &self.created_before);
-        // A reversed range is a mistake worth naming, not an empty answer (and DynamoDB
-        // refuses a BETWEEN whose bounds are reversed).
-        if let (Some(after), Some(before)) = (created_after, created_before) {
-            if after > before {
-                errs.check::<()>(
-                    "created_after",
-                    Err("must not be later than created_before"),
-                );
-                errs.check::<()>(
-                    "created_before",
-                    Err("must not be earlier than created_after"),
-                );
-            }
-        }
+        let created_after = timestamp(&mut errs, "created_after", &self.created_after);
+        let created_before = timestamp(&mut errs, "created_before", &self.created_before);
+        check_range(&mut errs, created_after, created_before);
         let include_deleted = match self.include_deleted.as_deref() {
-            None | Some("false") => Some(false),
-            Some("true") => Some(true),
-            Some(_) => errs.check("include_deleted", Err("must be true or false")),
+            None => Some(false),
+            Some(raw) => flag(&mut errs, "include_deleted", raw),
         };
         let email_verified = match self.email_verified.as_deref() {
             None => Some(None),
-            Some("true") => Some(Some(true)),
-            Some("false") => Some(Some(false)),
-            Some(_) => errs.check("email_verified", Err("must be true or false")),
+            Some(raw) => flag(&mut errs, "email_verified", raw).map(Some),
         };
-        let sort = match self.sort.as_deref() {
-            None | Some("created_at") => Some(SortKey::CreatedAt),
-            Some("email") => Some(SortKey::Email),
-            Some("username") => Some(SortKey::Username),
-            Some("display_name") => Some(SortKey::DisplayName),
-            Some(_) => errs.check(
-                "sort",
-                Err("must be created_at, email, username or display_name"),
-            ),
-        };
-        let order = match self.order.as_deref() {
-            None if sort == Some(SortKey::CreatedAt) => Some(Order::Desc),
-            None | Some("asc") => Some(Order::Asc),
-            Some("desc") => Some(Order::Desc),
-            Some(_) => errs.check("order", Err("must be asc or desc")),
-        };
-        let limit = match self.limit.as_deref() {
-            None => Some(20),
-            Some(raw) => errs.check(
-                "limit",
-                raw.parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=100).contains(n))
-                    .ok_or("must be from 1 to 100"),
-            ),
-        };
+        let sort = sort_key(&mut errs, self.sort.as_deref());
+        let order = order(&mut errs, self.order.as_deref(), sort);
+        let limit = page_limit(&mut errs, self.limit.as_deref());
         errs.finish(|| {
             Some((
                 ListQuery {
@@ -188,6 +126,89 @@ impl ListParams {
             ))
         })
     }
+}
+
+/// A prefix or search filter: trimmed, lowercased, absent when blank.
+fn filter_text(errs: &mut Errors, field: &str, v: &Option<String>) -> Option<String> {
+    let s = v.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
+    let checked = if s.chars().count() > MAX_FILTER_CHARS {
+        Err("is too long")
+    } else if s.chars().any(char::is_control) {
+        Err("must not contain control characters")
+    } else {
+        Ok(s.to_lowercase())
+    };
+    errs.check(field, checked)
+}
+
+fn timestamp(errs: &mut Errors, field: &str, v: &Option<String>) -> Option<Timestamp> {
+    let s = v.as_deref()?;
+    errs.check(
+        field,
+        Timestamp::parse(s).ok_or("must be an RFC 3339 timestamp"),
+    )
+}
+
+/// A reversed range is a mistake worth naming, not an empty answer (and DynamoDB refuses a
+/// BETWEEN whose bounds are reversed).
+fn check_range(errs: &mut Errors, after: Option<Timestamp>, before: Option<Timestamp>) {
+    if let (Some(after), Some(before)) = (after, before) {
+        if after > before {
+            errs.check::<()>(
+                "created_after",
+                Err("must not be later than created_before"),
+            );
+            errs.check::<()>(
+                "created_before",
+                Err("must not be earlier than created_after"),
+            );
+        }
+    }
+}
+
+fn flag(errs: &mut Errors, field: &str, raw: &str) -> Option<bool> {
+    match raw {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => errs.check(field, Err("must be true or false")),
+    }
+}
+
+fn sort_key(errs: &mut Errors, raw: Option<&str>) -> Option<SortKey> {
+    match raw {
+        None | Some("created_at") => Some(SortKey::CreatedAt),
+        Some("email") => Some(SortKey::Email),
+        Some("username") => Some(SortKey::Username),
+        Some("display_name") => Some(SortKey::DisplayName),
+        Some(_) => errs.check(
+            "sort",
+            Err("must be created_at, email, username or display_name"),
+        ),
+    }
+}
+
+/// Newest first by default when sorting by creation; A to Z otherwise.
+fn order(errs: &mut Errors, raw: Option<&str>, sort: Option<SortKey>) -> Option<Order> {
+    match raw {
+        None if sort == Some(SortKey::CreatedAt) => Some(Order::Desc),
+        None | Some("asc") => Some(Order::Asc),
+        Some("desc") => Some(Order::Desc),
+        Some(_) => errs.check("order", Err("must be asc or desc")),
+    }
+}
+
+/// The page size: 1 to 100, 20 when not given.
+fn page_limit(errs: &mut Errors, raw: Option<&str>) -> Option<u32> {
+    let Some(raw) = raw else {
+        return Some(20);
+    };
+    errs.check(
+        "limit",
+        raw.parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or("must be from 1 to 100"),
+    )
 }
 
 impl ListQuery {

@@ -101,22 +101,9 @@ mod tests {
     use super::*;
 
     fn user() -> User {
-        let now = Timestamp::now();
         User {
-            id: UserId::new(),
-            email: super::super::Email::parse("ann@example.com").unwrap(),
-            username: super::super::Username::parse("ann").unwrap(),
-            display_name: None,
-            profile_picture_url: None,
-            status: Status::Active,
-            is_admin: false,
-            email_verified: false,
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
-            version: 1,
-            password_hash: None,
             authority: 0,
+            ..User::fixture()
         }
     }
 

@@ -356,6 +356,31 @@ impl User {
 }
 
 #[cfg(test)]
+impl User {
+    /// The one hand-built user of the tests: active, no admin, unverified, version and
+    /// authority 1, no password. Tests override what they are about.
+    pub(crate) fn fixture() -> Self {
+        let now = Timestamp::now();
+        User {
+            id: UserId::new(),
+            email: Email::parse("ann@example.com").unwrap(),
+            username: Username::parse("ann").unwrap(),
+            display_name: None,
+            profile_picture_url: None,
+            status: Status::Active,
+            is_admin: false,
+            email_verified: false,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            version: 1,
+            password_hash: None,
+            authority: 1,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -445,22 +470,12 @@ mod tests {
 
     #[test]
     fn only_admin_rights_status_and_password_change_authority() {
-        let now = Timestamp::now();
         let before = User {
-            id: UserId::new(),
-            email: Email::parse("ann@example.com").unwrap(),
-            username: Username::parse("ann").unwrap(),
-            display_name: None,
-            profile_picture_url: None,
-            status: Status::Active,
             is_admin: true,
-            email_verified: false,
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
             version: 4,
             password_hash: Some("h1".into()),
             authority: 7,
+            ..User::fixture()
         };
         let mut profile = before.clone();
         profile.email = Email::parse("lee@example.com").unwrap();

@@ -18,19 +18,21 @@ pub enum Column {
     Name,
     Status,
     IsAdmin,
+    EmailVerified,
     CreatedAt,
     UpdatedAt,
     LastLoginAt,
 }
 
 const MINIMAL: [Column; 3] = [Column::Id, Column::Email, Column::Name];
-const FULL: [Column; 9] = [
+const FULL: [Column; 10] = [
     Column::Id,
     Column::Email,
     Column::Username,
     Column::Name,
     Column::Status,
     Column::IsAdmin,
+    Column::EmailVerified,
     Column::CreatedAt,
     Column::UpdatedAt,
     Column::LastLoginAt,
@@ -46,6 +48,7 @@ impl Column {
             Column::Name => "name",
             Column::Status => "status",
             Column::IsAdmin => "is_admin",
+            Column::EmailVerified => "email_verified",
             Column::CreatedAt => "created_at",
             Column::UpdatedAt => "updated_at",
             Column::LastLoginAt => "last_login_at",
@@ -70,6 +73,7 @@ impl Column {
                 .map_or(Cell::Null, |d| Cell::Text(d.as_str().into())),
             Column::Status => Cell::Text(user.status.as_str().into()),
             Column::IsAdmin => Cell::Bool(user.is_admin),
+            Column::EmailVerified => Cell::Bool(user.email_verified),
             Column::CreatedAt => Cell::Text(user.created_at.to_string().into()),
             Column::UpdatedAt => Cell::Text(user.updated_at.to_string().into()),
             Column::LastLoginAt => user
@@ -312,8 +316,8 @@ mod tests {
         assert_eq!(
             text,
             format!(
-                "id,email,username,name,status,is_admin,created_at,updated_at,last_login_at\r\n\
-                 {},ann@example.com,ann,,active,true,{t},{t},\r\n",
+                "id,email,username,name,status,is_admin,email_verified,created_at,updated_at,last_login_at\r\n\
+                 {},ann@example.com,ann,,active,true,false,{t},{t},\r\n",
                 u.id
             )
         );

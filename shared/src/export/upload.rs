@@ -43,7 +43,7 @@ impl Call {
 pub struct UploadError {
     pub call: Call,
     detail: String,
-    /// S3 was slow, unreachable or throttling (`faults::is_unavailable`).
+    /// S3 was slow, unreachable or throttling (`store::is_unavailable`).
     pub unavailable: bool,
 }
 
@@ -55,7 +55,7 @@ impl UploadError {
         Self {
             call,
             detail: crate::telemetry::error_chain(&err),
-            unavailable: crate::faults::is_unavailable(&err),
+            unavailable: crate::store::is_unavailable(&err),
         }
     }
 }

@@ -60,6 +60,19 @@ impl PendingAuth {
         self.resolve(state, Some(target)).await
     }
 
+    /// The principal and, for a person, their own profile: the read that checks their
+    /// session is the read of the profile (an API key has none).
+    pub async fn with_self(
+        self,
+        state: &AppState,
+    ) -> Result<(Principal, Option<crate::domain::User>), Error> {
+        let me = match &self {
+            PendingAuth::Token(token) => Some(token.user_id),
+            PendingAuth::Key(_) => None,
+        };
+        self.resolve(state, me).await
+    }
+
     async fn resolve(
         self,
         state: &AppState,

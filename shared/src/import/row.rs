@@ -223,9 +223,7 @@ impl Context<'_> {
             version: 1,
             authority: 1,
             password_hash: None,
-            // An address is verified by a link userhub mailed; an import column for it is
-            // not part of the contract's import columns yet.
-            email_verified: false,
+            email_verified: row.email_verified.unwrap_or(false),
         };
         if !self.job.dry_run {
             user.password_hash = self.hash(&row.credential).await?;

@@ -1,12 +1,13 @@
 //! API key items, all in one partition (`APIKEY`, sorted by time-ordered id): few, admin-made.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::error::is_condition_failed;
 use super::item::{s, Item};
 use super::keys;
-use super::{Page, Position, Store, StoreError};
+use super::{Call, Page, Position, Store, StoreError};
 use crate::domain::{Scope, Timestamp};
 
 /// An API key item; neither its JSON nor its `Debug` shows the key's hash.
@@ -60,16 +61,10 @@ impl ApiKeyRecord {
     }
 }
 
-fn key(id: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".to_owned(), s(keys::API_KEYS)),
-        ("sk".to_owned(), s(id)),
-    ])
-}
-
 impl Store {
+    #[tracing::instrument(skip_all, fields(id = %k.id), err)]
     pub async fn put_api_key(&self, k: &ApiKeyRecord) -> Result<(), StoreError> {
-        let mut item = key(&k.id);
+        let mut item = keys::api_key(&k.id);
         item.insert("name".into(), s(&k.name));
         item.insert(
             "scopes".into(),
@@ -81,22 +76,12 @@ impl Store {
         if let Some(t) = k.expires_at {
             item.insert("expires_at".into(), s(t.to_string()));
         }
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        Ok(())
+        self.put_new("api key", item).await
     }
 
     pub async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        self.read(key(id))
-            .await?
-            .map(|i| ApiKeyRecord::from_item(&i))
-            .transpose()
+        self.read_as("api key", keys::api_key(id), ApiKeyRecord::from_item)
+            .await
     }
 
     /// One page of keys, newest first.
@@ -105,33 +90,41 @@ impl Store {
         limit: u32,
         after: Option<Position>,
     ) -> Result<Page<ApiKeyRecord>, StoreError> {
-        self.partition_page(keys::API_KEYS, limit, after, ApiKeyRecord::from_item)
-            .await
+        self.partition_page(
+            "api key",
+            keys::API_KEYS,
+            limit,
+            after,
+            ApiKeyRecord::from_item,
+        )
+        .await
     }
 
     /// Deletes the key; `false` if there was none.
+    #[tracing::instrument(skip(self), err)]
     pub async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError> {
         let out = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(id)))
+            .set_key(Some(keys::api_key(id)))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
-            .map_err(StoreError::aws)?;
+            .map_err(StoreError::sdk(Call::new("DeleteItem", "api key")))?;
         Ok(out.attributes.is_some())
     }
 
     /// Stamps `last_used_at`, at most once a minute per key (the condition makes
     /// concurrent requests write it once).
+    #[tracing::instrument(skip(self), err)]
     pub async fn touch_api_key(&self, id: &str, now: Timestamp) -> Result<(), StoreError> {
         let minute_ago = Timestamp::from_millis(now.unix_millis() - 60_000).unwrap_or(now);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(id)))
+            .set_key(Some(keys::api_key(id)))
             .update_expression("SET last_used_at = :now")
             .condition_expression("attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at < :minute_ago)")
             .expression_attribute_values(":now", s(now.to_string()))
@@ -140,13 +133,8 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(StoreError::aws(e)),
+            Err(e) if is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(StoreError::sdk(Call::new("UpdateItem", "api key"))(e)),
         }
     }
 }

@@ -3,15 +3,17 @@
 
 use std::collections::HashMap;
 
-use super::item::s;
-use super::keys;
-use super::tx::Attrs;
-use crate::domain::AuditEvent;
+use aws_sdk_dynamodb::types::AttributeValue;
 
-pub(super) fn audit_item(e: &AuditEvent) -> Attrs {
-    let mut item = HashMap::from([
-        ("pk".to_owned(), s(keys::audit_pk(e.user_id))),
-        ("sk".to_owned(), s(&e.id)),
+use super::item::{s, Attrs, Item};
+use super::keys;
+use super::tx::Write;
+use super::{Call, Page, Position, Store, StoreError};
+use crate::domain::{AuditEvent, Timestamp, UserId};
+
+fn audit_item(e: &AuditEvent) -> Attrs {
+    let mut item = keys::audit(e.user_id, &e.id);
+    item.extend([
         ("id".to_owned(), s(&e.id)),
         ("user_id".to_owned(), s(e.user_id.to_string())),
         ("actor".to_owned(), s(&e.actor)),
@@ -22,56 +24,60 @@ pub(super) fn audit_item(e: &AuditEvent) -> Attrs {
     if !e.fields.is_empty() {
         item.insert(
             "fields".to_owned(),
-            aws_sdk_dynamodb::types::AttributeValue::L(e.fields.iter().map(s).collect()),
+            AttributeValue::L(e.fields.iter().map(s).collect()),
         );
     }
     item
 }
 
-impl super::Store {
-    /// Records an event that goes with no other write (a login attempt, recorded as failed
-    /// until its success overwrites it).
-    pub async fn append_audit(&self, event: &AuditEvent) -> Result<(), super::StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(audit_item(event)))
-            .send()
-            .await
-            .map_err(super::StoreError::aws)?;
-        Ok(())
-    }
-}
-
-fn audit_from(item: &super::Item) -> Result<AuditEvent, super::StoreError> {
-    let corrupt = |what: &str| super::StoreError::Corrupt(format!("audit {what}"));
+fn audit_from(item: &Item) -> Result<AuditEvent, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("audit {what}"));
     let fields = match item.0.get("fields") {
-        Some(aws_sdk_dynamodb::types::AttributeValue::L(list)) => {
+        Some(AttributeValue::L(list)) => {
             list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()
         }
         _ => Vec::new(),
     };
     Ok(AuditEvent {
         id: item.s("id")?.to_owned(),
-        user_id: crate::domain::UserId::parse(item.s("user_id")?)
-            .ok_or_else(|| corrupt("user_id"))?,
+        user_id: UserId::parse(item.s("user_id")?).ok_or_else(|| corrupt("user_id"))?,
         actor: item.s("actor")?.to_owned(),
         action: item.s("action")?.to_owned(),
         fields,
-        at: crate::domain::Timestamp::parse(item.s("at")?).ok_or_else(|| corrupt("at"))?,
+        at: Timestamp::parse(item.s("at")?).ok_or_else(|| corrupt("at"))?,
         request_id: item.s("request_id")?.to_owned(),
     })
 }
 
-impl super::Store {
+impl Store {
+    /// The write that records `event` inside the transaction of the change it describes.
+    pub(super) fn audit_write(&self, event: &AuditEvent) -> Write {
+        Write::put(&self.table, audit_item(event), None, HashMap::new())
+    }
+
+    /// Records an event that goes with no other write (a login attempt, recorded as failed
+    /// until its success overwrites it).
+    #[tracing::instrument(skip_all, fields(action = %event.action), err)]
+    pub async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(audit_item(event)))
+            .send()
+            .await
+            .map_err(StoreError::sdk(Call::new("PutItem", "audit event")))?;
+        Ok(())
+    }
+
     /// One page of a user's audit trail, newest first.
     pub async fn audit_page(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         limit: u32,
-        after: Option<super::Position>,
-    ) -> Result<super::Page<AuditEvent>, super::StoreError> {
-        self.partition_page(&keys::audit_pk(user), limit, after, audit_from)
+        after: Option<Position>,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        let partition = keys::audit_partition(user);
+        self.partition_page("audit event", &partition, limit, after, audit_from)
             .await
     }
 }

@@ -1,8 +1,9 @@
 //! The counter items: users by status (and active admins, and verified emails), signups per
 //! month of a year.
 
+use super::item::Item;
 use super::keys;
-use super::{key, Store, StoreError};
+use super::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StatusCounts {
@@ -18,7 +19,7 @@ pub struct StatusCounts {
 
 impl StatusCounts {
     /// The counts the status counters item holds (zeros for an absent one).
-    pub(super) fn from_item(item: &super::item::Item) -> Self {
+    pub(super) fn from_item(item: &Item) -> Self {
         let get = |name: &str| item.opt_n::<i64>(name).unwrap_or(0);
         let (active, inactive, deleted) = (get("active"), get("inactive"), get("deleted"));
         Self {
@@ -32,11 +33,16 @@ impl StatusCounts {
     }
 }
 
+/// The monthly counts a signup counter item holds (index 0 is January; zeros where absent).
+pub(super) fn signups_from(item: &Item) -> [i64; 12] {
+    std::array::from_fn(|m| item.opt_n::<i64>(&format!("m{}", m + 1)).unwrap_or(0))
+}
+
 impl Store {
     /// One consistent read: the counters move in the same transactions as the users.
     pub async fn status_counts(&self) -> Result<StatusCounts, StoreError> {
         let item = self
-            .read(key(keys::COUNTERS, keys::STATUS_COUNTS))
+            .read("status counters", keys::status_counts())
             .await?
             .unwrap_or_default();
         Ok(StatusCounts::from_item(&item))
@@ -45,11 +51,9 @@ impl Store {
     /// Signups per month (index 0 is January) of `year`; zeros for a year with none.
     pub async fn signups(&self, year: i32) -> Result<[i64; 12], StoreError> {
         let item = self
-            .read(key(keys::COUNTERS, keys::signups_sk(year)))
+            .read("signup counters", keys::signups(year))
             .await?
             .unwrap_or_default();
-        Ok(std::array::from_fn(|m| {
-            item.opt_n::<i64>(&format!("m{}", m + 1)).unwrap_or(0)
-        }))
+        Ok(signups_from(&item))
     }
 }

@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::item::{s, Item};
-use super::users::user_from;
-use super::{key_to_position, keys, position_to_key, Page, Position, Store, StoreError};
+use super::keys;
+use super::page::{key_to_position, position_to_key};
+use super::profiles::user_from;
+use super::{Call, Page, Position, Store, StoreError};
 use crate::domain::listing::{ListQuery, Order, SortKey};
 use crate::domain::{Status, User};
 
@@ -39,157 +41,207 @@ fn plan(q: &ListQuery) -> Plan {
         names: HashMap::new(),
         values: HashMap::from([(":dir".to_owned(), s(keys::DIRECTORY))]),
     };
-    let value = |p: &mut Plan, name: &str, v: String| {
-        p.values.insert(name.to_owned(), s(v));
-    };
-    // The prefix that matches the sort becomes a key condition; the others filter.
-    let prefixes = [
-        (SortKey::Email, "email", "email", &q.email),
-        (SortKey::Username, "username", "username", &q.username),
-        (SortKey::DisplayName, "name_lc", "name_sk", &q.name),
-    ];
-    for (sort, filter_attr, key_attr, prefix) in prefixes {
-        if let Some(prefix) = prefix {
+    p.prefixes(q);
+    p.created(q);
+    p.status(q);
+    p.verified(q);
+    if let Some(text) = &q.q {
+        p.value(":q", text.clone());
+        p.filters.push("contains(search_text, :q)".into());
+    }
+    p
+}
+
+impl Plan {
+    fn value(&mut self, name: &str, v: String) {
+        self.values.insert(name.to_owned(), s(v));
+    }
+
+    /// The prefix that matches the sort becomes a key condition; the others filter.
+    fn prefixes(&mut self, q: &ListQuery) {
+        let prefixes = [
+            (SortKey::Email, "email", "email", &q.email),
+            (SortKey::Username, "username", "username", &q.username),
+            (SortKey::DisplayName, "name_lc", "name_sk", &q.name),
+        ];
+        for (sort, filter_attr, key_attr, prefix) in prefixes {
+            let Some(prefix) = prefix else { continue };
             let placeholder = format!(":{filter_attr}_prefix");
-            value(&mut p, &placeholder, prefix.clone());
+            self.value(&placeholder, prefix.clone());
             if q.sort == sort {
-                p.key_condition
+                self.key_condition
                     .push_str(&format!(" AND begins_with({key_attr}, {placeholder})"));
             } else {
-                p.filters
+                self.filters
                     .push(format!("begins_with({filter_attr}, {placeholder})"));
             }
         }
     }
-    // created_sk is `<created_at>#<id>`: comparing with the bare timestamp makes
-    // created_after inclusive and created_before exclusive.
-    let (after, before) = (
-        q.created_after.map(|t| t.to_string()),
-        q.created_before.map(|t| t.to_string()),
-    );
-    if q.sort == SortKey::CreatedAt {
-        match (after, before) {
+
+    /// The creation-date range: a key condition when sorting by it, filters otherwise.
+    fn created(&mut self, q: &ListQuery) {
+        let after = q.created_after.map(|t| t.to_string());
+        let before = q.created_before.map(|t| t.to_string());
+        if q.sort != SortKey::CreatedAt {
+            if let Some(a) = after {
+                self.value(":after", a);
+                self.filters.push("created_at >= :after".into());
+            }
+            if let Some(b) = before {
+                self.value(":before", b);
+                self.filters.push("created_at < :before".into());
+            }
+            return;
+        }
+        // created_sk is `<created_at>#<id>`: comparing with the bare timestamp makes
+        // created_after inclusive and created_before exclusive.
+        let condition = match (after, before) {
             (Some(a), Some(b)) => {
-                value(&mut p, ":after", a);
-                value(&mut p, ":before", b);
-                p.key_condition
-                    .push_str(" AND created_sk BETWEEN :after AND :before");
+                self.value(":after", a);
+                self.value(":before", b);
+                " AND created_sk BETWEEN :after AND :before"
             }
             (Some(a), None) => {
-                value(&mut p, ":after", a);
-                p.key_condition.push_str(" AND created_sk >= :after");
+                self.value(":after", a);
+                " AND created_sk >= :after"
             }
             (None, Some(b)) => {
-                value(&mut p, ":before", b);
-                p.key_condition.push_str(" AND created_sk < :before");
+                self.value(":before", b);
+                " AND created_sk < :before"
             }
-            (None, None) => {}
-        }
-    } else {
-        if let Some(a) = after {
-            value(&mut p, ":after", a);
-            p.filters.push("created_at >= :after".into());
-        }
-        if let Some(b) = before {
-            value(&mut p, ":before", b);
-            p.filters.push("created_at < :before".into());
-        }
+            (None, None) => "",
+        };
+        self.key_condition.push_str(condition);
     }
-    if let Some(status) = q.status {
-        p.names.insert("#status".into(), "status".into());
-        value(&mut p, ":status", status.as_str().to_owned());
-        p.filters.push("#status = :status".into());
-    } else if !q.include_deleted {
-        p.names.insert("#status".into(), "status".into());
-        value(&mut p, ":deleted", Status::Deleted.as_str().to_owned());
-        p.filters.push("#status <> :deleted".into());
+
+    /// One status, or every status but deleted unless deleted users are asked for.
+    fn status(&mut self, q: &ListQuery) {
+        let (placeholder, value, filter) = match q.status {
+            Some(status) => (":status", status, "#status = :status"),
+            None if !q.include_deleted => (":deleted", Status::Deleted, "#status <> :deleted"),
+            None => return,
+        };
+        self.names.insert("#status".into(), "status".into());
+        self.value(placeholder, value.as_str().to_owned());
+        self.filters.push(filter.into());
     }
-    if let Some(verified) = q.email_verified {
+
+    fn verified(&mut self, q: &ListQuery) {
+        let Some(verified) = q.email_verified else {
+            return;
+        };
         // Profiles written before email verification existed lack the attribute: unverified.
-        p.values
+        self.values
             .insert(":verified".into(), AttributeValue::Bool(true));
-        p.filters.push(if verified {
+        self.filters.push(if verified {
             "email_verified = :verified".into()
         } else {
             "NOT (email_verified = :verified)".into()
         });
     }
-    if let Some(text) = &q.q {
-        value(&mut p, ":q", text.clone());
-        p.filters.push("contains(search_text, :q)".into());
+}
+
+/// The users a listing has gathered so far, each with the index position it was read at.
+struct Gathered {
+    users: Vec<(User, Position)>,
+    limit: usize,
+    /// Items read (DynamoDB's ScannedCount) over every query so far.
+    read: usize,
+}
+
+impl Gathered {
+    fn is_full(&self) -> bool {
+        self.users.len() == self.limit
     }
-    p
+
+    /// Without filters every item read is returned; with them, read a little ahead.
+    fn batch(&self, filtered: bool) -> usize {
+        let want = self.limit - self.users.len();
+        if filtered {
+            want + want / 2 + 1
+        } else {
+            want
+        }
+    }
+
+    fn page(self, next: Option<Position>) -> Page<User> {
+        Page {
+            items: self.users.into_iter().map(|(u, _)| u).collect(),
+            next,
+            read: self.read,
+        }
+    }
 }
 
 impl Store {
     /// One page of users. Reads about as many items as it returns when only the index's own
     /// key conditions apply; filters (status, `q`, other prefixes) read more, up to
     /// `READ_BUDGET`, after which the page may come back short with a cursor.
+    #[tracing::instrument(skip(self, q, after), fields(sort = ?q.sort), err)]
     pub async fn list_users(
         &self,
         q: &ListQuery,
         limit: usize,
         after: Option<Position>,
     ) -> Result<Page<User>, StoreError> {
-        let (index_name, sort_attr) = index(q.sort);
         let plan = plan(q);
-        let filter = (!plan.filters.is_empty()).then(|| plan.filters.join(" AND "));
-        let mut users = Vec::with_capacity(limit);
+        let mut gathered = Gathered {
+            users: Vec::with_capacity(limit),
+            limit,
+            read: 0,
+        };
         let mut start = after;
-        let mut read = 0usize;
         loop {
-            let want = limit - users.len();
-            // Without filters every item read is returned; with them, read a little ahead.
-            let batch = if filter.is_some() {
-                want + want / 2 + 1
-            } else {
-                want
-            };
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index_name)
-                .key_condition_expression(&plan.key_condition)
-                .set_filter_expression(filter.clone())
-                .set_expression_attribute_names(Some(plan.names.clone()).filter(|n| !n.is_empty()))
-                .set_expression_attribute_values(Some(plan.values.clone()))
-                .scan_index_forward(q.order == Order::Asc)
-                .limit(batch as i32)
-                .set_exclusive_start_key(start.take().map(position_to_key))
-                .send()
-                .await
-                .map_err(StoreError::aws)?;
-            read += out.scanned_count.max(0) as usize;
-            for raw in out.items.unwrap_or_default() {
-                if users.len() == limit {
-                    break;
-                }
-                let item = Item(raw);
-                let position = item_position(&item, sort_attr)?;
-                users.push((user_from(&item)?, position));
-            }
-            let next = out.last_evaluated_key.map(key_to_position);
-            if users.len() == limit {
+            let next = self.query_directory(q, &plan, start, &mut gathered).await?;
+            if gathered.is_full() {
                 // The page ends at its last item, not where DynamoDB stopped reading.
-                let last = users.last().map(|(_, p)| p.clone());
-                return Ok(Page {
-                    items: users.into_iter().map(|(u, _)| u).collect(),
-                    next: last,
-                    read,
-                });
+                let last = gathered.users.last().map(|(_, p)| p.clone());
+                return Ok(gathered.page(last));
             }
             match next {
-                Some(position) if read < READ_BUDGET => start = Some(position),
-                next => {
-                    return Ok(Page {
-                        items: users.into_iter().map(|(u, _)| u).collect(),
-                        next,
-                        read,
-                    })
-                }
+                Some(position) if gathered.read < READ_BUDGET => start = Some(position),
+                next => return Ok(gathered.page(next)),
             }
         }
+    }
+
+    /// One Query of the directory index from `start`, adding what it finds to `gathered`
+    /// (up to its limit); returns where DynamoDB stopped reading.
+    async fn query_directory(
+        &self,
+        q: &ListQuery,
+        plan: &Plan,
+        start: Option<Position>,
+        gathered: &mut Gathered,
+    ) -> Result<Option<Position>, StoreError> {
+        let (index_name, sort_attr) = index(q.sort);
+        let filter = (!plan.filters.is_empty()).then(|| plan.filters.join(" AND "));
+        let batch = gathered.batch(filter.is_some());
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index_name)
+            .key_condition_expression(&plan.key_condition)
+            .set_filter_expression(filter)
+            .set_expression_attribute_names(Some(plan.names.clone()).filter(|n| !n.is_empty()))
+            .set_expression_attribute_values(Some(plan.values.clone()))
+            .scan_index_forward(q.order == Order::Asc)
+            .limit(batch as i32)
+            .set_exclusive_start_key(start.map(position_to_key))
+            .send()
+            .await
+            .map_err(StoreError::sdk(Call::new("Query directory", "profile")))?;
+        gathered.read += out.scanned_count.max(0) as usize;
+        for raw in out.items.unwrap_or_default() {
+            if gathered.is_full() {
+                break;
+            }
+            let item = Item(raw);
+            let position = item_position(&item, sort_attr)?;
+            gathered.users.push((user_from(&item)?, position));
+        }
+        Ok(out.last_evaluated_key.map(key_to_position))
     }
 }
 

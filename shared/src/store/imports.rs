@@ -11,25 +11,23 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::item::{n, s, Item};
+use super::error::is_condition_failed;
+use super::item::{n, s, Attrs, Item};
 use super::keys;
-use super::tx::{Attrs, TxError, Write};
-use super::users::{profile_key, reservation_item, user_item, Deltas};
-use super::{key, key_to_position, position_to_key, Page, Position, Store, StoreError, WriteError};
+use super::profiles::user_item;
+use super::tx::{TxError, Write};
+use super::users::Deltas;
+use super::{Call, Page, Position, Store, StoreError, WriteError};
 use crate::domain::import::{Counts, ImportFormat, ImportJob, ImportMode, ImportStatus};
 use crate::domain::{AuditEvent, Timestamp, User, UserId};
 
-fn job_key(id: &str) -> Attrs {
-    key(keys::IMPORTS, id)
-}
-
 /// The id of the import job a stream record's keys name, if they name one.
 pub fn import_job_id<'a>(pk: &str, sk: &'a str) -> Option<&'a str> {
-    (pk == keys::IMPORTS).then_some(sk)
+    keys::job_of(keys::IMPORTS, pk, sk)
 }
 
 fn job_item(job: &ImportJob) -> Attrs {
-    let mut item = job_key(&job.id);
+    let mut item = keys::import_job(&job.id);
     let mut put = |k: &str, v: AttributeValue| {
         item.insert(k.to_owned(), v);
     };
@@ -130,34 +128,16 @@ pub enum JobMoveError {
     Store(#[from] StoreError),
 }
 
-fn is_condition_failed<E>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-    e.code() == Some("ConditionalCheckFailedException")
-}
-
 impl Store {
     /// Writes a new job, awaiting its file.
     #[tracing::instrument(skip_all, fields(job = %job.id))]
     pub async fn put_import_job(&self, job: &ImportJob) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(job_item(job)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        Ok(())
+        self.put_new("import job", job_item(job)).await
     }
 
     pub async fn import_job(&self, id: &str) -> Result<Option<ImportJob>, StoreError> {
-        self.read(job_key(id))
-            .await?
-            .map(|i| job_from(&i))
-            .transpose()
+        self.read_as("import job", keys::import_job(id), job_from)
+            .await
     }
 
     /// One page of jobs, newest first.
@@ -166,29 +146,8 @@ impl Store {
         limit: u32,
         after: Option<Position>,
     ) -> Result<Page<ImportJob>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::IMPORTS))
-            .scan_index_forward(false)
-            .limit(limit as i32)
-            .set_exclusive_start_key(after.map(position_to_key))
-            .send()
+        self.partition_page("import job", keys::IMPORTS, limit, after, job_from)
             .await
-            .map_err(StoreError::aws)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| job_from(&Item(i)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            next: out.last_evaluated_key.map(key_to_position),
-            read: out.scanned_count.max(0) as usize,
-        })
     }
 
     /// Runs one conditional update of a job and returns it as it is afterwards; `Lost`
@@ -214,7 +173,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(job_key(id)))
+            .set_key(Some(keys::import_job(id)))
             .update_expression(update)
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
@@ -225,7 +184,7 @@ impl Store {
         match result {
             Ok(out) => job_from(&Item(out.attributes.unwrap_or_default())).map_err(Into::into),
             Err(e) if is_condition_failed(&e) => Err(JobMoveError::Lost),
-            Err(e) => Err(StoreError::aws(e).into()),
+            Err(e) => Err(StoreError::sdk(Call::new("UpdateItem", "import job"))(e).into()),
         }
     }
 
@@ -361,7 +320,7 @@ impl Store {
         ]);
         let mut writes = vec![Write::update(
             &self.table,
-            job_key(id),
+            keys::import_job(id),
             "SET #position = :to ADD #created :created, #updated :updated, #unchanged :unchanged, #failed :failed",
             Some("run_id = :run AND #position = :from"),
             ["position", "created", "updated", "unchanged", "failed"]
@@ -377,11 +336,12 @@ impl Store {
             let months: Vec<(u32, i64)> = months.iter().map(|(m, c)| (*m, *c)).collect();
             writes.push(self.signups_write(*year, &months));
         }
-        match self.transact(writes).await {
+        let call = Call::new("TransactWriteItems", "import checkpoint");
+        match self.transact(call.item, writes).await {
             Ok(()) => Ok(()),
             Err(e) if e.failed_at(0) => Err(JobMoveError::Lost),
-            Err(TxError::Cancelled(reasons)) => {
-                Err(StoreError::Aws(format!("import checkpoint cancelled: {reasons:?}")).into())
+            Err(cancelled @ TxError::Cancelled(_)) => {
+                Err(StoreError::failed(call, cancelled).into())
             }
             Err(TxError::Store(e)) => Err(e.into()),
         }
@@ -397,29 +357,14 @@ impl Store {
         marker: &str,
         audit: &AuditEvent,
     ) -> Result<Created, WriteError> {
-        let not_exists = Some("attribute_not_exists(pk)");
         let mut profile = user_item(user);
         profile.insert("import_row".into(), s(marker));
-        let writes = vec![
-            Write::put(&self.table, profile, not_exists, HashMap::new()),
-            Write::put(
-                &self.table,
-                reservation_item(keys::email(&user.email), user.id),
-                not_exists,
-                HashMap::new(),
-            ),
-            Write::put(
-                &self.table,
-                reservation_item(keys::username(&user.username), user.id),
-                not_exists,
-                HashMap::new(),
-            ),
-            self.audit_write(audit),
-        ];
-        match self.transact(writes).await {
+        let mut writes = Vec::from(self.new_user_writes(profile, user));
+        writes.push(self.audit_write(audit));
+        match self.transact("user", writes).await {
             Ok(()) => Ok(Created::Now),
             Err(e) if e.failed_at(0) => {
-                let existing = self.read(profile_key(user.id)).await?;
+                let existing = self.read("profile", keys::profile(user.id)).await?;
                 match existing.as_ref().and_then(|i| i.opt_s("import_row")) {
                     Some(m) if m == marker => Ok(Created::Earlier),
                     _ => Err(WriteError::IdTaken),
@@ -434,7 +379,7 @@ impl Store {
 
     /// Whether a user with this id exists (read consistently).
     pub async fn user_exists(&self, id: UserId) -> Result<bool, StoreError> {
-        Ok(self.read(profile_key(id)).await?.is_some())
+        Ok(self.read("profile", keys::profile(id)).await?.is_some())
     }
 }
 

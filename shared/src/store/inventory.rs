@@ -7,43 +7,16 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
-use super::item::{n, s, Item};
-use super::keys;
+use super::counters::signups_from;
+use super::item::{n, s, Attrs, Item};
+use super::jobs::job_from;
+use super::keys::{self, Key, ReservationKind};
+use super::profiles::{reservation_item, user_from};
 use super::sessions::SessionRecord;
-use super::tx::{Attrs, TxError, Write};
-use super::users::{profile_key, user_from};
-use super::{key, StatusCounts, Store, StoreError};
+use super::tx::{TxError, Write};
+use super::{Call, StatusCounts, Store, StoreError};
 use crate::domain::export::ExportJob;
 use crate::domain::{Timestamp, User, UserId};
-
-/// What a reservation item reserves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ReservationKind {
-    Email,
-    Username,
-}
-
-impl ReservationKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ReservationKind::Email => "email",
-            ReservationKind::Username => "username",
-        }
-    }
-
-    /// The user's value this kind reserves.
-    pub fn value_of(self, user: &User) -> &str {
-        match self {
-            ReservationKind::Email => user.email.as_str(),
-            ReservationKind::Username => user.username.as_str(),
-        }
-    }
-
-    fn key(self, value: &str) -> Attrs {
-        let (pk, sk) = keys::reservation(self, value);
-        key(pk, sk)
-    }
-}
 
 /// A uniqueness reservation: `value` is held by `user_id` (`None` when the item lacks it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,17 +77,15 @@ fn record_of(item: &Item) -> Result<Record, StoreError> {
         });
     }
     if pk == keys::COUNTERS {
-        let get = |name: &str| item.opt_n::<i64>(name).unwrap_or(0);
         if sk == keys::STATUS_COUNTS {
             return Ok(Record::StatusCounts(StatusCounts::from_item(item)));
         }
         if let Some(year) = keys::signups_year(sk) {
-            let months = std::array::from_fn(|m| get(&format!("m{}", m + 1)));
-            return Ok(Record::Signups(year, months));
+            return Ok(Record::Signups(year, signups_from(item)));
         }
     }
     if pk == keys::EXPORTS {
-        return Ok(Record::ExportJob(Box::new(super::jobs::job_from(item)?)));
+        return Ok(Record::ExportJob(Box::new(job_from(item)?)));
     }
     Ok(Record::Other)
 }
@@ -130,7 +101,7 @@ fn unchanged(name: &str, value: i64, values: &mut Attrs) -> String {
 }
 
 /// `SET` every counter to its new value, on condition that none moved since `old`.
-fn counter_update(table: &str, sk: String, changes: &[(String, i64, i64)]) -> Write {
+fn counter_update(table: &str, key: Key, changes: &[(String, i64, i64)]) -> Write {
     let mut values = Attrs::new();
     let mut conditions = Vec::new();
     let mut sets = Vec::new();
@@ -141,7 +112,7 @@ fn counter_update(table: &str, sk: String, changes: &[(String, i64, i64)]) -> Wr
     }
     Write::update(
         table,
-        key(keys::COUNTERS, sk),
+        key,
         &format!("SET {}", sets.join(", ")),
         Some(&conditions.join(" AND ")),
         HashMap::new(),
@@ -164,7 +135,7 @@ impl Store {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(StoreError::aws)?;
+                .map_err(StoreError::sdk(Call::new("Scan", "any item")))?;
             for raw in out.items.unwrap_or_default() {
                 visit(record_of(&Item(raw))?);
             }
@@ -185,7 +156,7 @@ impl Store {
         };
         let check = ConditionCheck::builder()
             .table_name(&self.table)
-            .set_key(Some(profile_key(user)))
+            .set_key(Some(keys::profile(user)))
             .condition_expression(condition)
             .expression_attribute_names("#a", attribute)
             .expression_attribute_values(":value", s(value))
@@ -196,7 +167,7 @@ impl Store {
 
     /// Runs a repair transaction: `Ok(false)` when its premise no longer held.
     async fn repair(&self, writes: Vec<Write>) -> Result<bool, StoreError> {
-        match self.transact(writes).await {
+        match self.transact("repair", writes).await {
             Ok(()) => Ok(true),
             Err(TxError::Cancelled(_)) => Ok(false),
             Err(TxError::Store(e)) => Err(e),
@@ -209,7 +180,7 @@ impl Store {
         let Some(owner) = r.user_id else {
             let delete = Write::delete(
                 &self.table,
-                r.kind.key(&r.value),
+                keys::reservation(r.kind, &r.value),
                 Some("attribute_not_exists(user_id)"),
                 Attrs::new(),
             );
@@ -219,7 +190,7 @@ impl Store {
             self.profile_check(owner, r.kind.name(), false, &r.value),
             Write::delete(
                 &self.table,
-                r.kind.key(&r.value),
+                keys::reservation(r.kind, &r.value),
                 Some("user_id = :id"),
                 HashMap::from([(":id".to_owned(), s(owner.to_string()))]),
             ),
@@ -235,8 +206,7 @@ impl Store {
         kind: ReservationKind,
     ) -> Result<bool, StoreError> {
         let value = kind.value_of(user);
-        let mut item = kind.key(value);
-        item.insert("user_id".into(), s(user.id.to_string()));
+        let item = reservation_item(keys::reservation(kind, value), user.id);
         let writes = vec![
             self.profile_check(user.id, kind.name(), true, value),
             Write::put(
@@ -266,7 +236,7 @@ impl Store {
         .into_iter()
         .map(|(name, o, n)| (name.to_owned(), o, n))
         .collect();
-        let write = counter_update(&self.table, keys::STATUS_COUNTS.to_owned(), &changes);
+        let write = counter_update(&self.table, keys::status_counts(), &changes);
         self.repair(vec![write]).await
     }
 
@@ -281,7 +251,7 @@ impl Store {
         let changes: Vec<(String, i64, i64)> = (0..12)
             .map(|m| (format!("m{}", m + 1), old[m], new[m]))
             .collect();
-        let write = counter_update(&self.table, keys::signups_sk(year), &changes);
+        let write = counter_update(&self.table, keys::signups(year), &changes);
         self.repair(vec![write]).await
     }
 }
@@ -290,19 +260,6 @@ impl Store {
 mod tests {
     use super::*;
     use aws_sdk_dynamodb::types::AttributeValue;
-
-    #[test]
-    fn reservation_keys_round_trip() {
-        for kind in [ReservationKind::Email, ReservationKind::Username] {
-            let k = kind.key("ann@example.com");
-            let (pk, sk) = (k["pk"].as_s().unwrap(), k["sk"].as_s().unwrap());
-            assert_eq!(
-                keys::reservation_of(pk, sk),
-                Some((kind, "ann@example.com"))
-            );
-        }
-        assert_eq!(keys::reservation_of("USER#x", "PROFILE"), None);
-    }
 
     #[test]
     fn zero_counters_may_be_absent() {

@@ -6,6 +6,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::StoreError;
 
+/// An item's attributes as the SDK takes them (a key, an item to put, expression values).
+pub(super) type Attrs = HashMap<String, AttributeValue>;
+
 /// An item read from the table, with typed accessors that report shape errors.
 #[derive(Debug, Clone, Default)]
 pub struct Item(pub HashMap<String, AttributeValue>);

@@ -5,23 +5,16 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::item::{n, s, Item};
+use super::error::is_condition_failed;
+use super::item::{n, s, Attrs, Item};
 use super::keys;
-use super::tx::Attrs;
-use super::{Page, Position, Store, StoreError};
+use super::{Call, Page, Position, Store, StoreError};
 use crate::domain::export::{ExportFilters, ExportJob, Fields, Format, JobStatus, Trigger};
 use crate::domain::Timestamp;
 
-fn key(id: &str) -> Attrs {
-    HashMap::from([
-        ("pk".to_owned(), s(keys::EXPORTS)),
-        ("sk".to_owned(), s(id)),
-    ])
-}
-
 /// The id of the export job a stream record's keys name, if they name one.
 pub fn export_job_id<'a>(pk: &str, sk: &'a str) -> Option<&'a str> {
-    (pk == keys::EXPORTS).then_some(sk)
+    keys::job_of(keys::EXPORTS, pk, sk)
 }
 
 fn filters_item(f: &ExportFilters) -> AttributeValue {
@@ -42,7 +35,7 @@ fn filters_item(f: &ExportFilters) -> AttributeValue {
 }
 
 fn job_item(job: &ExportJob) -> Attrs {
-    let mut item = key(&job.id);
+    let mut item = keys::export_job(&job.id);
     let mut put = |k: &str, v: AttributeValue| {
         item.insert(k.to_owned(), v);
     };
@@ -108,20 +101,14 @@ pub(super) fn job_from(item: &Item) -> Result<ExportJob, StoreError> {
 
 impl Store {
     /// Writes a new job (pending, or already running when its writer runs it itself).
+    #[tracing::instrument(skip_all, fields(job = %job.id), err)]
     pub async fn put_export_job(&self, job: &ExportJob) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(job_item(job)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        Ok(())
+        self.put_new("export job", job_item(job)).await
     }
 
     pub async fn export_job(&self, id: &str) -> Result<Option<ExportJob>, StoreError> {
-        self.read(key(id)).await?.map(|i| job_from(&i)).transpose()
+        self.read_as("export job", keys::export_job(id), job_from)
+            .await
     }
 
     /// One page of jobs, newest first.
@@ -130,18 +117,19 @@ impl Store {
         limit: u32,
         after: Option<Position>,
     ) -> Result<Page<ExportJob>, StoreError> {
-        self.partition_page(keys::EXPORTS, limit, after, job_from)
+        self.partition_page("export job", keys::EXPORTS, limit, after, job_from)
             .await
     }
 
     /// Moves a pending job to running and returns it; `None` when it is not pending (a
     /// repeated delivery, or a job someone else already runs) or does not exist.
+    #[tracing::instrument(skip(self), err)]
     pub async fn claim_export_job(&self, id: &str) -> Result<Option<ExportJob>, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(id)))
+            .set_key(Some(keys::export_job(id)))
             .update_expression("SET #status = :running")
             .condition_expression("#status = :pending")
             .expression_attribute_names("#status", "status")
@@ -152,18 +140,14 @@ impl Store {
             .await;
         match result {
             Ok(out) => out.attributes.map(|a| job_from(&Item(a))).transpose(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(StoreError::aws(e)),
+            Err(e) if is_condition_failed(&e) => Ok(None),
+            Err(e) => Err(StoreError::sdk(Call::new("UpdateItem", "export job"))(e)),
         }
     }
 
     /// Records how a running job ended. Only a running job can end, so an ending is
     /// written once.
+    #[tracing::instrument(skip_all, fields(job = %job.id), err)]
     pub async fn finish_export_job(&self, job: &ExportJob) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -174,7 +158,7 @@ impl Store {
             .expression_attribute_values(":running", s(JobStatus::Running.as_str()))
             .send()
             .await
-            .map_err(StoreError::aws)?;
+            .map_err(StoreError::sdk(Call::new("PutItem", "export job")))?;
         Ok(())
     }
 }

@@ -3,15 +3,12 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-
-use super::item::{n, s};
+use super::error::is_condition_failed;
+use super::item::n;
 use super::keys;
 use super::tx::Write;
-use super::{key, Store, StoreError};
-use crate::auth::rate_limit::{Action, Window};
-use crate::config::Limit;
-use crate::error::RateLimited;
+use super::{Call, Store, StoreError};
+use crate::domain::rate_limit::{Action, Limit, RateLimited, Window};
 
 /// Window items outlive their window a little, then TTL removes them.
 const TTL_SLACK_SECS: u64 = 60;
@@ -24,15 +21,6 @@ pub struct Reservation {
     window: Window,
 }
 
-/// What a full window tells the client.
-fn refusal(limit: Limit, window: Window, now: u64) -> RateLimited {
-    RateLimited {
-        limit: limit.count,
-        remaining: 0,
-        reset_secs: window.reset_secs(now),
-    }
-}
-
 impl Store {
     /// The `UpdateItem` that adds one hit to a window item, creating it with its TTL.
     fn count_hit(
@@ -41,12 +29,14 @@ impl Store {
         subject: &str,
         window: Window,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-        let (pk, sk) = keys::rate_limit(action.as_str(), subject, window.start);
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .set_key(Some(keys::rate_limit(
+                action.as_str(),
+                subject,
+                window.start,
+            )))
             .update_expression("ADD hits :one SET #ttl = if_not_exists(#ttl, :ttl)")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":one", n(1))
@@ -88,28 +78,24 @@ impl Store {
                 subject: subject.to_owned(),
                 window,
             })),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(Err(refusal(limit, window, now)))
-            }
-            Err(e) => Err(StoreError::aws(e)),
+            Err(e) if is_condition_failed(&e) => Ok(Err(RateLimited::full(limit, window, now))),
+            Err(e) => Err(StoreError::sdk(Call::new(
+                "UpdateItem",
+                "rate-limit window",
+            ))(e)),
         }
     }
 
     /// The transaction write that gives a reservation back to its window.
     pub(super) fn release_write(&self, reservation: &Reservation) -> Write {
-        let (pk, sk) = keys::rate_limit(
+        let window = keys::rate_limit(
             reservation.action.as_str(),
             &reservation.subject,
             reservation.window.start,
         );
         Write::update(
             &self.table,
-            key(pk, sk),
+            window,
             "ADD hits :minus_one",
             None,
             HashMap::new(),

@@ -9,8 +9,8 @@ use tokio::task::JoinSet;
 
 use super::item::{s, Item};
 use super::keys;
-use super::users::user_from;
-use super::{Store, StoreError};
+use super::profiles::user_from;
+use super::{Call, Store, StoreError};
 use crate::domain::export::ExportFilters;
 use crate::domain::{Status, User};
 
@@ -18,7 +18,7 @@ use crate::domain::{Status, User};
 const CHANNEL_ROWS: usize = 1024;
 
 /// The attributes a scanned user is read with: the profile, never the password hash.
-const PROFILE_ATTRIBUTES: [&str; 11] = [
+const PROFILE_ATTRIBUTES: [&str; 12] = [
     "id",
     "email",
     "username",
@@ -26,6 +26,7 @@ const PROFILE_ATTRIBUTES: [&str; 11] = [
     "profile_picture_url",
     "status",
     "is_admin",
+    "email_verified",
     "created_at",
     "updated_at",
     "last_login_at",
@@ -107,7 +108,7 @@ impl UserScan {
         // reporting, and its missing rows must not pass for a complete scan.
         while let Some(joined) = self.segments.join_next().await {
             if let Err(e) = joined {
-                return Some(Err(StoreError::Aws(format!("scan segment failed: {e}"))));
+                return Some(Err(StoreError::failed(Call::new("Scan", "profile"), e)));
             }
         }
         None
@@ -158,7 +159,8 @@ impl Store {
             let items = match page {
                 Ok(out) => out.items.unwrap_or_default(),
                 Err(e) => {
-                    let _ = tx.send(Err(StoreError::aws(e))).await;
+                    let call = Call::new("Scan", "profile");
+                    let _ = tx.send(Err(StoreError::sdk(call)(e))).await;
                     return;
                 }
             };

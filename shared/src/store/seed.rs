@@ -4,9 +4,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
-use super::users::user_item;
-use super::{Store, StoreError};
+use super::profiles::user_item;
+use super::{Call, Store, StoreError};
 use crate::domain::User;
+
+const CALL: Call = Call::new("BatchWriteItem", "profile");
 
 /// BatchWriteItem's limit.
 const BATCH: usize = 25;
@@ -23,7 +25,7 @@ impl Store {
                     let put = PutRequest::builder()
                         .set_item(Some(user_item(u)))
                         .build()
-                        .map_err(|e| StoreError::Aws(e.to_string()))?;
+                        .map_err(|e| StoreError::failed(CALL, e))?;
                     Ok(WriteRequest::builder().put_request(put).build())
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
@@ -37,7 +39,7 @@ impl Store {
                     .request_items(&self.table, requests)
                     .send()
                     .await
-                    .map_err(StoreError::aws)?;
+                    .map_err(StoreError::sdk(CALL))?;
                 requests = out
                     .unprocessed_items
                     .and_then(|mut m| m.remove(&self.table))

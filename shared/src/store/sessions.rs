@@ -4,14 +4,15 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use futures::{StreamExt, TryStreamExt};
 
-use super::item::{n, s, Item};
+use super::error::is_condition_failed;
+use super::item::{n, s, Attrs, Item};
 use super::keys;
+use super::profiles::user_from;
 use super::rate_limits::Reservation;
-use super::tx::{Attrs, TxError, Write};
-use super::{Store, StoreError};
+use super::tx::{TxError, Write};
+use super::{Call, Store, StoreError};
 use crate::domain::{AuditEvent, SessionId, Status, Timestamp, User, UserId};
 
 /// A login gives back at most this many sessions left in slots past the cap (from a larger
@@ -81,7 +82,7 @@ impl SessionRecord {
     }
 
     fn to_item(&self) -> Attrs {
-        let mut item = session_key(self.user_id, &self.id);
+        let mut item = keys::session(self.user_id, &self.id);
         item.extend([
             ("session_id".to_owned(), s(self.id.to_string())),
             ("user_id".to_owned(), s(self.user_id.to_string())),
@@ -92,13 +93,6 @@ impl SessionRecord {
         ]);
         item
     }
-}
-
-fn session_key(user: UserId, session: &SessionId) -> Attrs {
-    HashMap::from([
-        ("pk".to_owned(), s(keys::user_pk(user))),
-        ("sk".to_owned(), s(keys::session_sk(session.slot()))),
-    ])
 }
 
 /// The condition and values that hold only while the slot still holds `session` (another
@@ -125,7 +119,7 @@ impl Store {
         values.insert(":authority".into(), n(authority));
         Write::update(
             &self.table,
-            session_key(user, session),
+            keys::session(user, session),
             "SET authority = :authority",
             Some(condition),
             HashMap::new(),
@@ -142,10 +136,16 @@ impl Store {
         session: &SessionId,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let now = Timestamp::now();
-        let Some(item) = self.read(session_key(user, session)).await? else {
-            return Ok(None);
-        };
-        Ok(SessionRecord::from_item(&item)?.filter(|r| r.id == *session && r.is_live(now)))
+        let found = self
+            .read_as(
+                "session",
+                keys::session(user, session),
+                SessionRecord::from_item,
+            )
+            .await?;
+        Ok(found
+            .flatten()
+            .filter(|r| r.id == *session && r.is_live(now)))
     }
 
     /// A session and user profiles in one consistent BatchGetItem: a request's session
@@ -158,12 +158,12 @@ impl Store {
         session: &SessionId,
         profiles: &[UserId],
     ) -> Result<(Option<SessionRecord>, Vec<User>), StoreError> {
-        let mut keys = vec![session_key(user, session)];
-        keys.extend(super::users::profile_keys(profiles));
+        let mut wanted = vec![keys::session(user, session)];
+        wanted.extend(keys::profiles(profiles));
         let (mut found, mut users) = (None, Vec::new());
-        for item in self.read_many(keys).await? {
+        for item in self.read_many("session and profile", wanted).await? {
             if item.s("sk")? == keys::PROFILE {
-                users.push(super::users::user_from(&item)?);
+                users.push(user_from(&item)?);
             } else {
                 found = SessionRecord::from_item(&item)?;
             }
@@ -185,7 +185,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(session_key(user, session)))
+            .set_key(Some(keys::session(user, session)))
             .update_expression("SET refresh_hash = :new")
             .condition_expression("refresh_hash = :old")
             .expression_attribute_values(":new", s(new_hash))
@@ -194,15 +194,8 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(Rotation::Rotated),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(Rotation::Stale)
-            }
-            Err(e) => Err(StoreError::aws(e)),
+            Err(e) if is_condition_failed(&e) => Ok(Rotation::Stale),
+            Err(e) => Err(StoreError::sdk(Call::new("UpdateItem", "session"))(e)),
         }
     }
 
@@ -214,18 +207,14 @@ impl Store {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(session_key(user, session)))
+            .set_key(Some(keys::session(user, session)))
             .condition_expression(condition)
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
         match result {
-            Err(e)
-                if !e
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::aws(e))
+            Err(e) if !is_condition_failed(&e) => {
+                Err(StoreError::sdk(Call::new("DeleteItem", "session"))(e))
             }
             _ => Ok(()),
         }
@@ -287,7 +276,7 @@ impl Store {
             Write::put(&self.table, session.to_item(), None, HashMap::new()),
             Write::update(
                 &self.table,
-                super::users::profile_key(session.user_id),
+                keys::profile(session.user_id),
                 expression,
                 Some(condition),
                 HashMap::from([("#status".to_owned(), "status".to_owned())]),
@@ -299,12 +288,12 @@ impl Store {
         writes.extend(evict.iter().take(EVICTIONS_PER_LOGIN).map(|e| {
             Write::delete(
                 &self.table,
-                session_key(e.user_id, &e.id),
+                keys::session(e.user_id, &e.id),
                 None,
                 HashMap::new(),
             )
         }));
-        match self.transact(writes).await {
+        match self.transact("session", writes).await {
             Ok(()) => Ok(true),
             Err(TxError::Cancelled(_)) => Ok(false),
             Err(TxError::Store(e)) => Err(e),

@@ -5,16 +5,15 @@
 
 use std::collections::HashMap;
 
-use super::item::{n, s, Item};
+use super::item::{n, s, Attrs, Item};
 use super::keys;
-use super::tx::{Attrs, TxError, Write};
-use super::{key, Store, StoreError};
+use super::tx::{TxError, Write};
+use super::{Call, Store, StoreError};
 use crate::domain::tokens::{TokenKind, TokenRecord};
 use crate::domain::{Timestamp, UserId};
 
 fn token_item(t: &TokenRecord) -> Attrs {
-    let (pk, sk) = keys::token(&t.hash);
-    let mut item = key(pk, sk);
+    let mut item = keys::token(&t.hash);
     item.extend([
         ("kind".to_owned(), s(t.kind.as_str())),
         ("user_id".to_owned(), s(t.user_id.to_string())),
@@ -37,17 +36,12 @@ fn token_from(hash: &str, item: &Item) -> Result<TokenRecord, StoreError> {
     })
 }
 
-fn current_key(t: &TokenRecord) -> Attrs {
-    let (pk, sk) = keys::current_token(t.user_id, t.kind.purpose().as_str());
-    key(pk, sk)
-}
-
 impl Store {
     /// Stores a new token and makes it the user's newest for its purpose, which voids the
     /// older ones.
     #[tracing::instrument(skip_all, fields(kind = t.kind.as_str()))]
     pub async fn put_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
-        let mut current = current_key(t);
+        let mut current = keys::current_token(t.user_id, t.kind.purpose().as_str());
         current.insert("token_hash".into(), s(&t.hash));
         current.insert("ttl".into(), n(t.expires_at));
         let writes = vec![
@@ -59,43 +53,40 @@ impl Store {
             ),
             Write::put(&self.table, current, None, HashMap::new()),
         ];
-        self.transact(writes).await.map_err(|e| match e {
+        let call = Call::new("TransactWriteItems", "token");
+        self.transact(call.item, writes).await.map_err(|e| match e {
             TxError::Store(e) => e,
             // 256 random bits do not collide; a failed condition here is a bug.
-            cancelled => StoreError::Aws(cancelled.to_string()),
+            cancelled => StoreError::failed(call, cancelled),
         })
     }
 
     /// The token with this hash, read consistently, expired or not (the caller decides).
     #[tracing::instrument(skip_all)]
     pub async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let (pk, sk) = keys::token(hash);
-        self.read(key(pk, sk))
-            .await?
-            .map(|item| token_from(hash, &item))
-            .transpose()
+        self.read_as("token", keys::token(hash), |item| token_from(hash, item))
+            .await
     }
 
     /// Uses the token up: deletes it and its pointer, provided it still exists and is still
     /// the newest of its purpose. Of any number of concurrent calls, exactly one gets `true`.
     #[tracing::instrument(skip_all, fields(kind = t.kind.as_str()))]
     pub async fn redeem_token(&self, t: &TokenRecord) -> Result<bool, StoreError> {
-        let (pk, sk) = keys::token(&t.hash);
         let writes = vec![
             Write::delete(
                 &self.table,
-                key(pk, sk),
+                keys::token(&t.hash),
                 Some("attribute_exists(pk)"),
                 HashMap::new(),
             ),
             Write::delete(
                 &self.table,
-                current_key(t),
+                keys::current_token(t.user_id, t.kind.purpose().as_str()),
                 Some("token_hash = :hash"),
                 HashMap::from([(":hash".to_owned(), s(&t.hash))]),
             ),
         ];
-        match self.transact(writes).await {
+        match self.transact("token", writes).await {
             Ok(()) => Ok(true),
             Err(TxError::Cancelled(_)) => Ok(false),
             Err(TxError::Store(e)) => Err(e),

@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use rand::Rng;
 
-use super::{Store, StoreError};
+use super::item::Attrs;
+use super::{Call, Store, StoreError};
 
 const ATTEMPTS: u32 = 8;
 
@@ -31,8 +32,6 @@ impl TxError {
     }
 }
 
-pub(super) type Attrs = HashMap<String, AttributeValue>;
-
 /// One write of a transaction, built with its condition.
 pub(super) struct Write(pub TransactWriteItem);
 
@@ -53,7 +52,7 @@ impl Write {
         key: Attrs,
         expression: &str,
         condition: Option<&str>,
-        names: Attrs2,
+        names: Names,
         values: Attrs,
     ) -> Self {
         let update = Update::builder()
@@ -80,10 +79,19 @@ impl Write {
     }
 }
 
-pub(super) type Attrs2 = HashMap<String, String>;
+/// Expression attribute names: `#alias` to the attribute it stands for.
+pub(super) type Names = HashMap<String, String>;
 
 impl Store {
-    pub(super) async fn transact(&self, writes: Vec<Write>) -> Result<(), TxError> {
+    /// Runs the writes as one transaction about `item` (the kind its failure is reported
+    /// as), retrying collisions with other transactions.
+    #[tracing::instrument(skip(self, writes), fields(writes = writes.len()))]
+    pub(super) async fn transact(
+        &self,
+        item: &'static str,
+        writes: Vec<Write>,
+    ) -> Result<(), TxError> {
+        let call = Call::new("TransactWriteItems", item);
         let items: Vec<TransactWriteItem> = writes.into_iter().map(|w| w.0).collect();
         let mut attempt = 0;
         loop {
@@ -118,11 +126,15 @@ impl Store {
                 _ => false,
             };
             if !conflict {
-                return Err(StoreError::aws(err).into());
+                return Err(StoreError::sdk(call)(err).into());
             }
             if attempt >= ATTEMPTS {
                 // Contention that outlasted every retry passes, like throttling: try later.
-                return Err(StoreError::Unavailable(crate::telemetry::error_chain(&err)).into());
+                return Err(StoreError::Unavailable {
+                    call,
+                    source: err.into(),
+                }
+                .into());
             }
             let base = 5u64 << attempt.min(6);
             let pause = rand::rng().random_range(base / 2..=base);
@@ -133,6 +145,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_dynamodb::config::retry::RetryConfig;
     use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
     use aws_smithy_runtime_api::client::http::{
         HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
@@ -144,6 +157,7 @@ mod tests {
     use aws_smithy_types::body::SdkBody;
 
     use super::*;
+    use crate::store::keys;
 
     /// DynamoDB as an HTTP client that answers every request with one error document.
     #[derive(Debug, Clone)]
@@ -171,19 +185,14 @@ mod tests {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("a", "b", None, None, "test"))
-            .retry_config(crate::faults::Caller::Interactive.retries())
+            .retry_config(RetryConfig::standard().with_initial_backoff(Duration::from_millis(1)))
             .http_client(Answers(body))
             .build();
         Store::new(aws_sdk_dynamodb::Client::from_conf(config), "t")
     }
 
     fn one_write() -> Vec<Write> {
-        vec![Write::delete(
-            "t",
-            super::super::key("a", "b"),
-            None,
-            Attrs::new(),
-        )]
+        vec![Write::delete("t", keys::health(), None, Attrs::new())]
     }
 
     const CONFLICT: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"cancelled","CancellationReasons":[{"Code":"TransactionConflict"}]}"#;
@@ -192,25 +201,31 @@ mod tests {
 
     #[tokio::test]
     async fn conflicts_that_outlast_the_retries_are_unavailable() {
-        let err = store_answering(CONFLICT).transact(one_write()).await;
+        let err = store_answering(CONFLICT)
+            .transact("test", one_write())
+            .await;
         assert!(
-            matches!(err, Err(TxError::Store(StoreError::Unavailable(_)))),
+            matches!(err, Err(TxError::Store(StoreError::Unavailable { .. }))),
             "{err:?}"
         );
     }
 
     #[tokio::test]
     async fn throttling_is_unavailable() {
-        let err = store_answering(THROTTLED).transact(one_write()).await;
+        let err = store_answering(THROTTLED)
+            .transact("test", one_write())
+            .await;
         assert!(
-            matches!(err, Err(TxError::Store(StoreError::Unavailable(_)))),
+            matches!(err, Err(TxError::Store(StoreError::Unavailable { .. }))),
             "{err:?}"
         );
     }
 
     #[tokio::test]
     async fn a_failed_condition_is_an_answer_not_a_fault() {
-        let err = store_answering(CONDITION).transact(one_write()).await;
+        let err = store_answering(CONDITION)
+            .transact("test", one_write())
+            .await;
         assert!(matches!(&err, Err(e) if e.failed_at(0)), "{err:?}");
     }
 }

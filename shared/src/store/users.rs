@@ -2,17 +2,13 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
-use super::item::{n, s, Item};
-use super::keys;
+use super::item::{n, s, Attrs, Item};
+use super::keys::{self, Key};
+use super::profiles::{reservation_item, user_from, user_item};
 use super::sessions::SessionRecord;
-use super::tx::{Attrs, TxError, Write};
-use super::{key, Store, StoreError};
-use crate::domain::{
-    AuditEvent, DisplayName, Email, LoginName, PictureUrl, SessionId, Status, Timestamp, User,
-    UserId, Username,
-};
+use super::tx::{TxError, Write};
+use super::{Call, Store, StoreError};
+use crate::domain::{AuditEvent, Email, LoginName, SessionId, Status, Timestamp, User, UserId};
 
 /// Why a user write was refused.
 #[derive(Debug, thiserror::Error)]
@@ -29,106 +25,6 @@ pub enum WriteError {
     LastAdmin,
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-pub(super) fn profile_key(id: UserId) -> Attrs {
-    key(keys::user_pk(id), keys::PROFILE)
-}
-
-/// The profile keys of `ids`, each once (BatchGetItem refuses a key named twice).
-pub(super) fn profile_keys(ids: &[UserId]) -> Vec<Attrs> {
-    let mut keys: Vec<Attrs> = Vec::with_capacity(ids.len());
-    for key in ids.iter().map(|id| profile_key(*id)) {
-        if !keys.contains(&key) {
-            keys.push(key);
-        }
-    }
-    keys
-}
-
-pub(super) fn user_item(u: &User) -> Attrs {
-    let mut item = profile_key(u.id);
-    let mut put = |k: &str, v: AttributeValue| {
-        item.insert(k.to_owned(), v);
-    };
-    put("id", s(u.id.to_string()));
-    put("email", s(u.email.as_str()));
-    put("username", s(u.username.as_str()));
-    put("status", s(u.status.as_str()));
-    put("is_admin", AttributeValue::Bool(u.is_admin));
-    put("email_verified", AttributeValue::Bool(u.email_verified));
-    put("created_at", s(u.created_at.to_string()));
-    put("updated_at", s(u.updated_at.to_string()));
-    put("version", n(u.version));
-    put("authority", n(u.authority));
-    // Directory index keys: one partition, sort keys that make each sort order a Query.
-    put("dir", s(keys::DIRECTORY));
-    put("created_sk", s(format!("{}#{}", u.created_at, u.id)));
-    // \u{1} sorts below every character a display name may hold (no control characters),
-    // so the index orders by (name, id) exactly.
-    let name = u
-        .display_name
-        .as_ref()
-        .map_or(String::new(), |d| d.as_str().to_lowercase());
-    put("name_sk", s(format!("{name}\u{1}{}", u.id)));
-    // `q` searches one lowercased attribute: a filter may not name the index's own key
-    // (email or username, when sorting by them), and one `contains` is cheaper than three.
-    put(
-        "search_text",
-        s(format!("{}\u{1}{}\u{1}{name}", u.email, u.username)),
-    );
-    if let Some(d) = &u.display_name {
-        put("display_name", s(d.as_str()));
-        put("name_lc", s(name));
-    }
-    if let Some(p) = &u.profile_picture_url {
-        put("profile_picture_url", s(p.as_str()));
-    }
-    if let Some(t) = u.last_login_at {
-        put("last_login_at", s(t.to_string()));
-    }
-    if let Some(h) = &u.password_hash {
-        put("password_hash", s(h));
-    }
-    item
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("user item has an invalid {what}"))
-}
-
-pub(super) fn user_from(item: &Item) -> Result<User, StoreError> {
-    let ts = |name: &str| -> Result<Timestamp, StoreError> {
-        Timestamp::parse(item.s(name)?).ok_or_else(|| corrupt(name))
-    };
-    let opt_ts = |name: &str| item.opt_s(name).and_then(Timestamp::parse);
-    // Anonymised users hold placeholders that are not valid input, so stored values are
-    // trusted as written rather than re-validated.
-    Ok(User {
-        id: UserId::parse(item.s("id")?).ok_or_else(|| corrupt("id"))?,
-        email: Email::from_store(item.s("email")?),
-        username: Username::from_store(item.s("username")?),
-        display_name: item.opt_s("display_name").map(DisplayName::from_store),
-        profile_picture_url: item
-            .opt_s("profile_picture_url")
-            .map(PictureUrl::from_store),
-        status: item.s("status")?.parse().map_err(|_| corrupt("status"))?,
-        is_admin: item.bool("is_admin"),
-        email_verified: item.bool("email_verified"),
-        created_at: ts("created_at")?,
-        updated_at: ts("updated_at")?,
-        last_login_at: opt_ts("last_login_at"),
-        version: item.n("version")?,
-        password_hash: item.opt_s("password_hash").map(str::to_owned),
-        // Items written before authority versions existed hold none: version 0.
-        authority: item.opt_n("authority").unwrap_or(0),
-    })
-}
-
-pub(super) fn reservation_item(pk_sk: (String, String), id: UserId) -> Attrs {
-    let mut item = key(pk_sk.0, pk_sk.1);
-    item.insert("user_id".into(), s(id.to_string()));
-    item
 }
 
 /// Counts by status (and of active admins) that a change of one user moves.
@@ -201,7 +97,7 @@ impl Store {
         });
         Write::update(
             &self.table,
-            key(keys::COUNTERS, keys::STATUS_COUNTS),
+            keys::status_counts(),
             &format!("ADD {}", parts.join(", ")),
             condition,
             HashMap::new(),
@@ -223,7 +119,7 @@ impl Store {
             .collect();
         Write::update(
             &self.table,
-            key(keys::COUNTERS, keys::signups_sk(year)),
+            keys::signups(year),
             &format!("ADD {}", adds.join(", ")),
             None,
             HashMap::new(),
@@ -231,37 +127,28 @@ impl Store {
         )
     }
 
-    pub(super) fn audit_write(&self, event: &AuditEvent) -> Write {
-        Write::put(
-            &self.table,
-            super::audit::audit_item(event),
-            None,
-            HashMap::new(),
-        )
+    /// The puts of a new user's `profile` item and its two reservations, in this order, each
+    /// failing if its item exists.
+    pub(super) fn new_user_writes(&self, profile: Attrs, user: &User) -> [Write; 3] {
+        let not_exists = Some("attribute_not_exists(pk)");
+        let put = |item| Write::put(&self.table, item, not_exists, HashMap::new());
+        [
+            put(profile),
+            put(reservation_item(keys::email(&user.email), user.id)),
+            put(reservation_item(keys::username(&user.username), user.id)),
+        ]
     }
 
     /// Creates a user with its reservations, counters and audit event, all or nothing.
+    #[tracing::instrument(skip_all, fields(user = %user.id))]
     pub async fn create_user(&self, user: &User, audit: &AuditEvent) -> Result<(), WriteError> {
-        let not_exists = Some("attribute_not_exists(pk)");
-        let writes = vec![
-            Write::put(&self.table, user_item(user), not_exists, HashMap::new()),
-            Write::put(
-                &self.table,
-                reservation_item(keys::email(&user.email), user.id),
-                not_exists,
-                HashMap::new(),
-            ),
-            Write::put(
-                &self.table,
-                reservation_item(keys::username(&user.username), user.id),
-                not_exists,
-                HashMap::new(),
-            ),
+        let mut writes = Vec::from(self.new_user_writes(user_item(user), user));
+        writes.extend([
             self.counter_write(Deltas::between(None, Some(user))),
             self.signup_write(user.created_at),
             self.audit_write(audit),
-        ];
-        self.transact(writes).await.map_err(|e| match e {
+        ]);
+        self.transact("user", writes).await.map_err(|e| match e {
             e if e.failed_at(1) => WriteError::EmailTaken,
             e if e.failed_at(2) => WriteError::UsernameTaken,
             TxError::Cancelled(_) => WriteError::VersionMismatch,
@@ -278,6 +165,7 @@ impl Store {
     /// of users, which ends every session at once without touching them (so the transaction
     /// stays small whatever the number of sessions). `keep` is a session that moves to the new
     /// authority in the same transaction (the one changing its own password).
+    #[tracing::instrument(skip_all, fields(user = %before.id, erase = after.is_none()))]
     pub async fn save_user(
         &self,
         before: &User,
@@ -285,64 +173,42 @@ impl Store {
         audit: &AuditEvent,
         keep: Option<&SessionId>,
     ) -> Result<(), WriteError> {
-        let version = HashMap::from([(":v".to_owned(), n(before.version))]);
-        let guard = Some("version = :v");
         let after = after.map(|a| User {
             authority: before.authority_after(a),
             ..a.clone()
         });
         let after = after.as_ref();
-        let mut writes = vec![match after {
-            Some(after) => Write::put(&self.table, user_item(after), guard, version),
-            None => Write::delete(&self.table, profile_key(before.id), guard, version),
-        }];
-        let mut email_at = None;
-        let mut username_at = None;
-        let owned = Some("user_id = :id");
-        let id_value = || HashMap::from([(":id".to_owned(), s(before.id.to_string()))]);
-        let new_email = after.map(|a| &a.email).filter(|e| **e != before.email);
-        let new_username = after
-            .map(|a| &a.username)
-            .filter(|u| **u != before.username);
-        if after.is_none() || new_email.is_some() {
-            let (pk, sk) = keys::email(&before.email);
-            writes.push(Write::delete(&self.table, key(pk, sk), owned, id_value()));
-        }
-        if let Some(email) = new_email {
-            email_at = Some(writes.len());
-            let item = reservation_item(keys::email(email), before.id);
-            writes.push(Write::put(
-                &self.table,
-                item,
-                Some("attribute_not_exists(pk)"),
-                HashMap::new(),
-            ));
-        }
-        if after.is_none() || new_username.is_some() {
-            let (pk, sk) = keys::username(&before.username);
-            writes.push(Write::delete(&self.table, key(pk, sk), owned, id_value()));
-        }
-        if let Some(username) = new_username {
-            username_at = Some(writes.len());
-            let item = reservation_item(keys::username(username), before.id);
-            writes.push(Write::put(
-                &self.table,
-                item,
-                Some("attribute_not_exists(pk)"),
-                HashMap::new(),
-            ));
-        }
+        let mut writes = vec![self.profile_write(before, after)];
+        let email_at = self.move_reservation(
+            &mut writes,
+            before.id,
+            keys::email(&before.email),
+            after
+                .map(|a| &a.email)
+                .filter(|e| **e != before.email)
+                .map(keys::email),
+            after.is_none(),
+        );
+        let username_at = self.move_reservation(
+            &mut writes,
+            before.id,
+            keys::username(&before.username),
+            after
+                .map(|a| &a.username)
+                .filter(|u| **u != before.username)
+                .map(keys::username),
+            after.is_none(),
+        );
         let deltas = Deltas::between(Some(before), after);
-        let mut counter_at = None;
-        if !deltas.is_zero() {
-            counter_at = Some(writes.len());
+        let counter_at = (!deltas.is_zero()).then(|| {
             writes.push(self.counter_write(deltas));
-        }
+            writes.len() - 1
+        });
         if let (Some(session), Some(after)) = (keep, after) {
             writes.push(self.session_carry(before.id, session, after.authority));
         }
         writes.push(self.audit_write(audit));
-        self.transact(writes).await.map_err(|e| match e {
+        self.transact("user", writes).await.map_err(|e| match e {
             e if email_at.is_some_and(|i| e.failed_at(i)) => WriteError::EmailTaken,
             e if username_at.is_some_and(|i| e.failed_at(i)) => WriteError::UsernameTaken,
             e if counter_at.is_some_and(|i| e.failed_at(i)) => WriteError::LastAdmin,
@@ -351,22 +217,63 @@ impl Store {
         })
     }
 
+    /// The profile's new state (or its deletion), on condition that it is still `before`.
+    fn profile_write(&self, before: &User, after: Option<&User>) -> Write {
+        let version = HashMap::from([(":v".to_owned(), n(before.version))]);
+        let guard = Some("version = :v");
+        match after {
+            Some(after) => Write::put(&self.table, user_item(after), guard, version),
+            None => Write::delete(&self.table, keys::profile(before.id), guard, version),
+        }
+    }
+
+    /// Gives up the reservation `old` (when the value changes or the user is erased) and
+    /// takes `new`. Returns the index of the write that fails when `new` is taken.
+    fn move_reservation(
+        &self,
+        writes: &mut Vec<Write>,
+        user: UserId,
+        old: Key,
+        new: Option<Key>,
+        erase: bool,
+    ) -> Option<usize> {
+        if erase || new.is_some() {
+            let owned = HashMap::from([(":id".to_owned(), s(user.to_string()))]);
+            writes.push(Write::delete(
+                &self.table,
+                old,
+                Some("user_id = :id"),
+                owned,
+            ));
+        }
+        let new = new?;
+        writes.push(Write::put(
+            &self.table,
+            reservation_item(new, user),
+            Some("attribute_not_exists(pk)"),
+            HashMap::new(),
+        ));
+        Some(writes.len() - 1)
+    }
+
     /// The user, read consistently.
+    #[tracing::instrument(skip(self), err)]
     pub async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        self.read(profile_key(id))
-            .await?
-            .map(|i| user_from(&i))
-            .transpose()
+        self.read_as("profile", keys::profile(id), user_from).await
     }
 
     /// The users of `ids` that exist, in one consistent BatchGetItem.
     #[tracing::instrument(skip(self), err)]
     pub async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
-        let keys = profile_keys(ids);
+        let keys = keys::profiles(ids);
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        self.read_many(keys).await?.iter().map(user_from).collect()
+        self.read_many("profile", keys)
+            .await?
+            .iter()
+            .map(user_from)
+            .collect()
     }
 
     /// The user and every session item it has (live or not), in one consistent Query of its
@@ -381,7 +288,7 @@ impl Store {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::user_pk(id)))
+            .expression_attribute_values(":pk", s(keys::user_partition(id)))
             .consistent_read(true)
             .into_paginator()
             .items()
@@ -391,7 +298,7 @@ impl Store {
         let mut user = None;
         let mut sessions = Vec::new();
         for raw in items {
-            let item = Item(raw.map_err(StoreError::aws)?);
+            let item = Item(raw.map_err(StoreError::sdk(Call::new("Query", "user partition")))?);
             match item.s("sk")? {
                 keys::PROFILE => user = Some(user_from(&item)?),
                 sk if sk.starts_with(keys::SESSION_PREFIX) => {
@@ -405,13 +312,10 @@ impl Store {
 
     /// The owner of a reserved email or username, read consistently (so a login right
     /// after registering sees it, which the eventually consistent GSI would not promise).
+    #[tracing::instrument(skip_all, err)]
     pub async fn reserved_by(&self, identifier: &LoginName) -> Result<Option<UserId>, StoreError> {
-        let (pk, sk) = match identifier {
-            LoginName::Email(e) => keys::email(e),
-            LoginName::Username(u) => keys::username(u),
-        };
         Ok(self
-            .read(key(pk, sk))
+            .read("reservation", keys::login_name(identifier))
             .await?
             .and_then(|i| i.opt_s("user_id").and_then(UserId::parse)))
     }
@@ -420,6 +324,7 @@ impl Store {
 impl Store {
     /// The user holding `email`, through the `email-index` GSI (eventually consistent: for
     /// lookups, not for deciding uniqueness).
+    #[tracing::instrument(skip_all, err)]
     pub async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
         let out = self
             .client
@@ -431,7 +336,7 @@ impl Store {
             .limit(1)
             .send()
             .await
-            .map_err(StoreError::aws)?;
+            .map_err(StoreError::sdk(Call::new("Query email-index", "profile")))?;
         out.items
             .unwrap_or_default()
             .into_iter()

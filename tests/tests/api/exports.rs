@@ -15,13 +15,14 @@ use userhub::Ctx;
 use userhub_jobs::Trigger;
 use userhub_tests::{download, json, seed_user, TestApp, INLINE};
 
-const FULL_COLUMNS: [&str; 9] = [
+const FULL_COLUMNS: [&str; 10] = [
     "id",
     "email",
     "username",
     "name",
     "status",
     "is_admin",
+    "email_verified",
     "created_at",
     "updated_at",
     "last_login_at",

@@ -182,6 +182,25 @@ async fn paused_dependencies_give_fast_503s_and_everything_recovers() {
         {
             assert_answered(what, status, answer);
         }
+        // moto is SES too: forgot-password answers an existing account's address as soon as
+        // an unknown one, though its link cannot go out.
+        let forgot = |email: &str| {
+            app.post("/auth/password/forgot")
+                .from_ip(fresh_ip())
+                .json(&json!({ "email": email }))
+        };
+        let (known, unknown) = tokio::join!(
+            timed(forgot("ann@example.com")),
+            timed(forgot("nobody@example.com"))
+        );
+        assert_answered("forgot (an account)", 202, &known);
+        assert_answered("forgot (no account)", 202, &unknown);
+        assert!(
+            known.1 < unknown.1 + Duration::from_millis(500),
+            "an existing account's answer took {:?}, an unknown one's {:?}",
+            known.1,
+            unknown.1
+        );
         // What does need it answers 503 in time.
         let export = timed(app.get("/users/export?format=csv").bearer(&admin)).await;
         assert_unavailable("GET /users/export", &export);

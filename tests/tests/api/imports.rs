@@ -63,6 +63,11 @@ async fn import(app: &TestApp, token: &str, request: Value, file: &[u8]) -> Valu
     wait_for_import(app, token, &id).await
 }
 
+/// Imports a CSV file in `upsert` mode and waits for the job to end.
+async fn upsert_csv(app: &TestApp, token: &str, file: &[u8]) -> Value {
+    import(app, token, json!({"format": "csv", "mode": "upsert"}), file).await
+}
+
 async fn wait_for_import(app: &TestApp, token: &str, id: &str) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(900);
     loop {
@@ -397,6 +402,7 @@ fn exported(user: &Value) -> Value {
         "display_name",
         "status",
         "is_admin",
+        "email_verified",
         "created_at",
         "updated_at",
         "last_login_at",
@@ -874,13 +880,7 @@ async fn upserts_write_only_what_changed() {
     let (_, admin) = app.admin("boss").await;
     let ann = app.register("ann@example.com", "ann").await;
     let file = "email,name,status\nann@example.com,Ann Lee,inactive\nbob@example.com,Bob,active\n";
-    let job = import(
-        &app,
-        &admin,
-        json!({"format": "csv", "mode": "upsert"}),
-        file.as_bytes(),
-    )
-    .await;
+    let job = upsert_csv(&app, &admin, file.as_bytes()).await;
     assert_eq!(counts(&job), [2, 1, 1, 0, 0], "{job}");
     let after = app
         .get(&format!("/users/{}", ann["id"].as_str().unwrap()))
@@ -905,22 +905,56 @@ async fn upserts_write_only_what_changed() {
         .unwrap()
         .starts_with("user:"));
     // The same file again changes nothing; deleting through an import is refused.
-    let again = import(
-        &app,
-        &admin,
-        json!({"format": "csv", "mode": "upsert"}),
-        file.as_bytes(),
-    )
-    .await;
+    let again = upsert_csv(&app, &admin, file.as_bytes()).await;
     assert_eq!(counts(&again), [2, 0, 0, 2, 0]);
-    let delete = import(
+    let delete = upsert_csv(&app, &admin, b"email,status\nann@example.com,deleted\n").await;
+    assert_eq!(report(&delete).await[0].code, "status_transition");
+    check_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn email_verified_imports_and_exports() {
+    let app = TestApp::with_env(&[INLINE]).await;
+    let (_, admin) = app.admin("boss").await;
+    let ann = app.register("ann@example.com", "ann").await;
+    assert_eq!(ann["email_verified"], false);
+    let file =
+        "email,email_verified\nann@example.com,true\ncara@example.com,true\ndan@example.com,\n";
+    let job = upsert_csv(&app, &admin, file.as_bytes()).await;
+    assert_eq!(counts(&job), [3, 2, 1, 0, 0], "{job}");
+    let verified = |email: &str| {
+        let app = &app;
+        let admin = &admin;
+        let path = format!("/users/by-email/{email}");
+        async move { app.get(&path).bearer(admin).send().await.expect(200)["email_verified"].clone() }
+    };
+    assert_eq!(verified("ann@example.com").await, true);
+    assert_eq!(verified("cara@example.com").await, true);
+    assert_eq!(
+        verified("dan@example.com").await,
+        false,
+        "an empty cell is the default"
+    );
+    let bad = upsert_csv(
         &app,
         &admin,
-        json!({"format": "csv", "mode": "upsert"}),
-        b"email,status\nann@example.com,deleted\n",
+        b"email,email_verified\nann@example.com,maybe\n",
     )
     .await;
-    assert_eq!(report(&delete).await[0].code, "status_transition");
+    assert_eq!(report(&bad).await[0].field, "email_verified");
+
+    let file = export_file(&app, &admin, "csv").await;
+    let text = std::str::from_utf8(&file).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let column = header
+        .iter()
+        .position(|c| *c == "email_verified")
+        .expect("a full export column");
+    let cara = text
+        .lines()
+        .find(|l| l.contains("cara@example.com"))
+        .unwrap();
+    assert_eq!(cara.split(',').nth(column), Some("true"));
     check_consistent(&app).await;
 }
 
@@ -1256,4 +1290,69 @@ async fn the_jobs_worker_runs_imports_from_the_stream() {
         assert_eq!(job["status"], "pending", "{job}");
     }
     panic!("the import did not end");
+}
+
+#[tokio::test]
+async fn the_admin_cli_imports_a_file_from_a_terminal() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("boss").await;
+    let bin = userhub_tests::lambda_emulator::built_binary("userhub-admin", "infra/local-api")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::env::temp_dir().join(format!("userhub-cli-{}", userhub::domain::UserId::new()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cli = |file: &str, contents: &str, flags: &[&str]| {
+        let path = dir.join(file);
+        std::fs::write(&path, contents).unwrap();
+        let config = &app.state.config;
+        let out = std::process::Command::new(&bin)
+            .arg("import")
+            .arg(&path)
+            .args(flags)
+            .env("TABLE_NAME", &config.table_name)
+            .env("BUCKET_NAME", &config.bucket_name)
+            .env("JWT_SECRET", "x".repeat(32))
+            .output()
+            .expect("run userhub-admin");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let exists = |email: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            app.get(&format!("/users/by-email/{email}"))
+                .bearer(admin)
+                .send()
+                .await
+                .status
+                == 200
+        }
+    };
+
+    let (code, out) = cli(
+        "dry.csv",
+        "email,name\nnew@example.com,New\n",
+        &["--dry-run"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    // A dry run counts the rows it would create.
+    assert!(out.contains("succeeded: 1 rows, 1 created"), "{out}");
+    assert!(!exists("new@example.com").await, "a dry run writes no user");
+
+    let file =
+        "email,name,is_active\nnew@example.com,New,true\nold@example.com,Old,false\nbad,Bad,true\n";
+    let (code, out) = cli("users.csv", file, &["--mode", "upsert"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("succeeded: 3 rows, 2 created, 0 updated, 0 unchanged, 1 failed"),
+        "{out}"
+    );
+    assert!(out.contains("report: http"), "{out}");
+    assert!(exists("new@example.com").await && exists("old@example.com").await);
+    check_consistent(&app).await;
+
+    let (code, out) = cli("users.csv", file, &["--mode", "merge"]);
+    assert_ne!(code, Some(0), "a bad flag fails: {out}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

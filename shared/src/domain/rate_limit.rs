@@ -1,7 +1,19 @@
-//! Fixed rate-limit windows. The store counts hits per (action, subject, window) item with
-//! a conditional write; this module only does the window arithmetic.
+//! Fixed rate-limit windows: the budgets, the window arithmetic and what a refusal tells
+//! the client. The store counts hits per (action, subject, window) item with a conditional
+//! write; config reads the budgets from the environment.
 
-use crate::config::Limit;
+/// A `count/seconds` budget, as written in the `RATE_LIMIT_*` variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub count: u32,
+    pub window_secs: u64,
+}
+
+impl Limit {
+    pub const fn new(count: u32, window_secs: u64) -> Self {
+        Self { count, window_secs }
+    }
+}
 
 /// The window a moment falls in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +60,26 @@ impl Action {
             Action::ForgotEmail => "forgot_email",
             Action::ForgotIp => "forgot_ip",
             Action::VerifyResendUser => "verify_resend_user",
+        }
+    }
+}
+
+/// What a 429 tells the client about the limit it hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the window resets (also the `Retry-After`).
+    pub reset_secs: u64,
+}
+
+impl RateLimited {
+    /// The refusal of a hit at `now` in a full `window`.
+    pub fn full(limit: Limit, window: Window, now_secs: u64) -> Self {
+        Self {
+            limit: limit.count,
+            remaining: 0,
+            reset_secs: window.reset_secs(now_secs),
         }
     }
 }
