@@ -88,7 +88,7 @@ bench-import:
 # 100,000-row imports (password hashes; plain passwords) with short runs that continue
 # across invocations, checked exact at the end. Slow; not part of make test.
 test-scale:
-	$(STACK) run -- cargo nextest run --cargo-profile scale -p userhub-tests --test imports --run-ignored only --no-capture
+	$(STACK) run -- cargo nextest run --cargo-profile scale -p userhub-tests --test api --run-ignored only --no-capture -E 'test(/^imports::/)'
 
 install:
 	$(STACK) install

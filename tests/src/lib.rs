@@ -47,6 +47,31 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
 }
 
+/// The configuration of a fresh table (`t<tag>-...`), bucket (`b<tag>-...`) and secret, with
+/// `overrides` after it: a later entry wins.
+fn fresh_env(tag: &str, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let fresh = [
+        ("TABLE_NAME", unique(&format!("t{tag}"))),
+        ("BUCKET_NAME", unique(&format!("b{tag}"))),
+        ("JWT_SECRET", secret),
+        ("S3_FORCE_PATH_STYLE", "true".into()),
+    ];
+    fresh
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .chain(
+            overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .collect()
+}
+
 impl TestApp {
     pub async fn new() -> Self {
         Self::with_env(&[]).await
@@ -72,24 +97,7 @@ impl TestApp {
         require_stack();
         // Logs go to the test's captured output, shown when a test fails.
         userhub::telemetry::init();
-        let table = unique("t");
-        let bucket = unique("b");
-        let secret = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
-        let mut vars: Vec<(String, String)> = vec![
-            ("TABLE_NAME".into(), table),
-            ("BUCKET_NAME".into(), bucket),
-            ("JWT_SECRET".into(), secret),
-            ("S3_FORCE_PATH_STYLE".into(), "true".into()),
-        ];
-        vars.extend(
-            overrides
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
+        let vars = fresh_env("", overrides);
         Config::from_lookup(|key| {
             vars.iter()
                 .rev()
@@ -265,27 +273,20 @@ impl TestResponse {
 /// with (on top of the stack's AWS_* environment), and a `TestApp` over the same table and
 /// secret, to seed users and mint tokens the function accepts.
 pub async fn function_env(overrides: &[(&str, &str)]) -> (TestApp, Vec<(String, String)>) {
-    let mut env: Vec<(String, String)> = vec![
-        ("TABLE_NAME".into(), unique("t-fn")),
-        ("BUCKET_NAME".into(), unique("b-fn")),
-        (
-            "JWT_SECRET".into(),
-            format!(
-                "{}{}",
-                uuid::Uuid::new_v4().simple(),
-                uuid::Uuid::new_v4().simple()
-            ),
-        ),
-        ("S3_FORCE_PATH_STYLE".into(), "true".into()),
-    ];
-    env.extend(
-        overrides
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
+    let env = fresh_env("-fn", overrides);
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let app = TestApp::with_env(&pairs).await;
     (app, env)
+}
+
+/// The configuration override that runs export and import jobs inside the request, as
+/// `make dev` does, instead of leaving them to the stream.
+pub const INLINE: (&str, &str) = ("RUN_JOBS_INLINE", "true");
+
+/// The median of timing samples (the timing comparisons compare medians).
+pub fn median(mut v: Vec<std::time::Duration>) -> std::time::Duration {
+    v.sort();
+    v[v.len() / 2]
 }
 
 /// A password that passes the policy.
@@ -360,6 +361,42 @@ impl TestApp {
             user.id.to_string(),
             tokens["access_token"].as_str().unwrap().to_owned(),
         )
+    }
+
+    /// Creates a user through POST /users as `admin` (no password: no argon2 cost); returns
+    /// its id.
+    pub async fn create_user(&self, admin: &str, name: &str) -> String {
+        self.post("/users")
+            .bearer(admin)
+            .json(&json!({"email": format!("{name}@example.com"), "username": name, "display_name": format!("Name {name}")}))
+            .send()
+            .await
+            .expect(201)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// An API key with these scopes, made by `admin`; returns the key (shown only here).
+    pub async fn api_key(&self, admin: &str, scopes: &[&str]) -> String {
+        self.post("/api-keys")
+            .bearer(admin)
+            .json(&json!({"name": "service", "scopes": scopes}))
+            .send()
+            .await
+            .expect(201)["key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// GET /stats/users as `admin`.
+    pub async fn stats(&self, admin: &str) -> Value {
+        self.get("/stats/users")
+            .bearer(admin)
+            .send()
+            .await
+            .expect(200)
     }
 
     /// Every item of the test's table (tests only: a Scan).

@@ -18,6 +18,8 @@ mod page;
 mod profiles;
 mod rate_limits;
 mod scan;
+// Test and benchmark seeding only: the `test-support` feature keeps it out of the Lambdas.
+#[cfg(feature = "test-support")]
 mod seed;
 mod sessions;
 mod table;

@@ -33,6 +33,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use report::Table;
 use userhub_tests::lambda_emulator::{artifact_dir, built_binary, workspace_root};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -147,10 +148,53 @@ fn main() -> ExitCode {
     }
 }
 
+/// Where a run's report goes, and the command it names.
+struct Output {
+    dir: PathBuf,
+    command: &'static str,
+}
+
+impl Output {
+    fn of(quick: bool) -> Self {
+        let (dir, command) = if quick {
+            ("target/bench-quick", "make bench-quick")
+        } else {
+            ("docs", "make bench")
+        };
+        Self {
+            dir: workspace_root().join(dir),
+            command,
+        }
+    }
+}
+
+/// Every step's results: the report's tables in order, and the steps the charts draw.
+struct Measured {
+    tables: Vec<Table>,
+    cold: cold::ColdStarts,
+    warm: warm::Warm,
+    load: load::Load,
+}
+
 /// Returns whether a budget was missed.
 async fn run(quick: bool) -> Result<bool, BoxError> {
     let started = Instant::now();
     let effort = if quick { QUICK } else { FULL };
+    let programs = programs()?;
+    announce(quick);
+    let fx = fixture::Fixture::new().await?;
+    let measured = measure(&fx, &programs, &effort).await?;
+    let path = write_report(&Output::of(quick), &measured, started)?;
+    println!(
+        "report: {} ({:.0} s)",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(budgets_missed(&measured.tables))
+}
+
+/// Names where the binaries come from, warning when that is a debug build.
+fn announce(quick: bool) {
     let dir = artifact_dir();
     if dir.file_name().is_some_and(|n| n == "debug") {
         eprintln!(
@@ -158,21 +202,26 @@ async fn run(quick: bool) -> Result<bool, BoxError> {
             dir.display()
         );
     }
-    let programs = programs()?;
     println!(
         "userhub bench{}: binaries from {}\n",
         if quick { " (quick)" } else { "" },
         dir.display()
     );
-    let fx = fixture::Fixture::new().await?;
+}
 
-    let (calls_table, recorded) = calls::measure(&fx).await?;
-    println!("{}", calls_table.text());
-    let cold = cold::measure(&programs, &fx.env, effort.cold_runs, effort.cold_time).await?;
+/// Runs every step in turn, printing each table as it is done.
+async fn measure(
+    fx: &fixture::Fixture,
+    programs: &[Program],
+    effort: &Effort,
+) -> Result<Measured, BoxError> {
+    let (calls, recorded) = calls::measure(fx).await?;
+    println!("{}", calls.text());
+    let cold = cold::measure(programs, &fx.env, effort.cold_runs, effort.cold_time).await?;
     println!("{}", cold.table.text());
-    let warm = warm::measure(&fx, &programs, &recorded, effort.warm).await?;
+    let warm = warm::measure(fx, programs, &recorded, effort.warm).await?;
     println!("{}", warm.table.text());
-    let load = load::measure(&fx, &recorded, effort.load_time, effort.load_max).await?;
+    let load = load::measure(fx, &recorded, effort.load_time, effort.load_max).await?;
     println!("{}", load.table.text());
     let sizing = sizing::measure(effort.hashes);
     println!("{}", sizing.table.text());
@@ -180,9 +229,8 @@ async fn run(quick: bool) -> Result<bool, BoxError> {
     println!("{}", peer.text());
     let logins = summary::logins(&load, &sizing);
     println!("{}", logins.text());
-
-    let tables = [
-        calls_table,
+    let tables = vec![
+        calls,
         cold.table.clone(),
         warm.table.clone(),
         peer,
@@ -190,32 +238,32 @@ async fn run(quick: bool) -> Result<bool, BoxError> {
         logins,
         sizing.table,
     ];
-    let out_dir = if quick {
-        workspace_root().join("target/bench-quick")
-    } else {
-        workspace_root().join("docs")
-    };
-    let charts = summary::charts(&out_dir, &cold, &warm, &load);
-    let command = if quick {
-        "make bench-quick"
-    } else {
-        "make bench"
-    };
-    let header = report::Header::collect(command, started.elapsed().as_secs_f64());
-    let path = out_dir.join("BENCHMARKS.md");
-    report::write_markdown(&path, &header, &tables, &charts)?;
+    Ok(Measured {
+        tables,
+        cold,
+        warm,
+        load,
+    })
+}
+
+/// Draws the charts and writes BENCHMARKS.md beside them; returns its path.
+fn write_report(out: &Output, m: &Measured, started: Instant) -> Result<PathBuf, BoxError> {
+    let charts = summary::charts(&out.dir, &m.cold, &m.warm, &m.load);
+    let header = report::Header::collect(out.command, started.elapsed().as_secs_f64());
+    let path = out.dir.join("BENCHMARKS.md");
+    report::write_markdown(&path, &header, &m.tables, &charts)?;
+    Ok(path)
+}
+
+/// Names the tables whose budget was missed; returns whether there was one.
+fn budgets_missed(tables: &[Table]) -> bool {
     let over: Vec<&str> = tables
         .iter()
         .filter(|t| t.over)
         .map(|t| t.title.as_str())
         .collect();
-    println!(
-        "report: {} ({:.0} s)",
-        path.display(),
-        started.elapsed().as_secs_f64()
-    );
     if !over.is_empty() {
         println!("budgets MISSED in: {}", over.join("; "));
     }
-    Ok(!over.is_empty())
+    !over.is_empty()
 }

@@ -1,11 +1,11 @@
 //! The auth function against DynamoDB Local: registration, login, sessions, tokens,
 //! rate limits, API keys.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::future::join_all;
 use userhub::auth::tokens::AccessClaims;
-use userhub_tests::{fresh_ip, json, pk, TestApp, PASSWORD};
+use userhub_tests::{fresh_ip, json, median, pk, TestApp, PASSWORD};
 
 #[tokio::test]
 async fn register_login_me() {
@@ -173,11 +173,6 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
         .send()
         .await
         .expect_problem(401, "invalid_grant");
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 #[tokio::test]

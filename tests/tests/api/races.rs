@@ -486,25 +486,15 @@ async fn a_login_beside_300_sessions_works_and_trims_them() {
     assert!(session_items(&app, &id).await <= 10);
 }
 
-async fn create_key(app: &TestApp, admin: &str) -> String {
-    let scopes = ["users:read", "users:write", "users:export", "users:import"];
-    app.post("/api-keys")
-        .bearer(admin)
-        .json(&json!({"name": "etl", "scopes": scopes}))
-        .send()
-        .await
-        .expect(201)["key"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
+/// Every scope there is.
+const ALL_SCOPES: [&str; 4] = ["users:read", "users:write", "users:export", "users:import"];
 
 #[tokio::test]
 async fn api_keys_die_with_their_creators_authority_and_never_act_as_admin() {
     let app = TestApp::new().await;
     let (_, boss) = app.admin("boss").await;
     let (victim, _, _) = app.user("victim").await;
-    let key = create_key(&app, &boss).await;
+    let key = app.api_key(&boss, &ALL_SCOPES).await;
     // Every scope, and still no admin power.
     app.get("/users")
         .header("x-api-key", &key)
@@ -536,7 +526,7 @@ async fn api_keys_die_with_their_creators_authority_and_never_act_as_admin() {
         ("gone", "delete"),
     ] {
         let (creator, token) = app.admin(name).await;
-        let key = create_key(&app, &token).await;
+        let key = app.api_key(&token, &ALL_SCOPES).await;
         let read = || app.get(&path(&victim)).header("x-api-key", &key).send();
         read().await.expect(200);
         match change {

@@ -165,12 +165,7 @@ async fn a_user_without_its_reservation_gets_it_back() {
 #[tokio::test]
 async fn wrong_counters_are_recounted() {
     let (app, _, admin) = lived_in().await;
-    let stats = app
-        .get("/stats/users")
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let stats = app.stats(&admin).await;
     let year = userhub::domain::Timestamp::now().year_month().0;
     let update = |sk: String, expression: &str| {
         app.state
@@ -192,12 +187,7 @@ async fn wrong_counters_are_recounted() {
         .await
         .expect("damage");
     detect_and_repair(&app, &[Broken::SignupCounts]).await;
-    let after = app
-        .get("/stats/users")
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let after = app.stats(&admin).await;
     assert_eq!(after, stats);
 }
 

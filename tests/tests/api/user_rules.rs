@@ -13,42 +13,8 @@ use proptest::test_runner::TestRunner;
 use serde_json::Value;
 use userhub_tests::{fresh_ip, json, pk, TestApp, TestRequest, PASSWORD};
 
-/// Creates a user through POST /users (no password: no argon2 cost); returns its id.
-async fn create(app: &TestApp, admin: &str, name: &str) -> String {
-    app.post("/users")
-        .bearer(admin)
-        .json(&json!({"email": format!("{name}@example.com"), "username": name}))
-        .send()
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// An API key with these scopes, made by `admin`.
-async fn api_key(app: &TestApp, admin: &str, scopes: &[&str]) -> String {
-    app.post("/api-keys")
-        .bearer(admin)
-        .json(&json!({"name": "service", "scopes": scopes}))
-        .send()
-        .await
-        .expect(201)["key"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn user(app: &TestApp, admin: &str, id: &str) -> Value {
     app.get(&format!("/users/{id}"))
-        .bearer(admin)
-        .send()
-        .await
-        .expect(200)
-}
-
-async fn stats(app: &TestApp, admin: &str) -> Value {
-    app.get("/stats/users")
         .bearer(admin)
         .send()
         .await
@@ -75,10 +41,10 @@ fn fields(problem: &Value) -> Vec<String> {
 async fn deleted_status_is_refused_on_every_route_but_the_lifecycle_ones() {
     let app = TestApp::new().await;
     let (_, admin) = app.admin("boss").await;
-    let key = api_key(&app, &admin, &["users:write", "users:read"]).await;
-    let id = create(&app, &admin, "target").await;
+    let key = app.api_key(&admin, &["users:write", "users:read"]).await;
+    let id = app.create_user(&admin, "target").await;
     let path = format!("/users/{id}");
-    let before = stats(&app, &admin).await;
+    let before = app.stats(&admin).await;
 
     let created = app
         .post("/users")
@@ -119,7 +85,7 @@ async fn deleted_status_is_refused_on_every_route_but_the_lifecycle_ones() {
     assert_eq!(bulk["results"][0]["status"], 400);
 
     assert_eq!(user(&app, &admin, &id).await["status"], "active");
-    assert_eq!(stats(&app, &admin).await, before);
+    assert_eq!(app.stats(&admin).await, before);
 
     // A soft-deleted user comes back only through restore, even by PATCH.
     app.delete(&path).bearer(&admin).send().await.expect(204);
@@ -184,8 +150,8 @@ async fn patch_status_goes_through_activate_and_deactivate() {
 async fn an_anonymised_user_stays_anonymised_on_every_route() {
     let app = TestApp::new().await;
     let (_, admin) = app.admin("boss").await;
-    let key = api_key(&app, &admin, &["users:write"]).await;
-    let id = create(&app, &admin, "ghost").await;
+    let key = app.api_key(&admin, &["users:write"]).await;
+    let id = app.create_user(&admin, "ghost").await;
     let path = format!("/users/{id}");
     let anon = app
         .post(&format!("{path}/anonymize"))
@@ -251,7 +217,10 @@ async fn parallel_patches_without_if_match_all_succeed() {
     for (users, per_user) in [(1, 20), (20, 4)] {
         let mut ids = Vec::new();
         for u in 0..users {
-            ids.push(create(&app, &admin, &format!("contended{per_user}x{users}x{u}")).await);
+            ids.push(
+                app.create_user(&admin, &format!("contended{per_user}x{users}x{u}"))
+                    .await,
+            );
         }
         let (app, admin) = (&app, &admin);
         let writes = ids.iter().flat_map(|id| {
@@ -361,7 +330,7 @@ async fn generated_list_parameters_never_give_a_5xx() {
     let app = TestApp::new().await;
     let (_, admin) = app.admin("boss").await;
     for i in 0..5 {
-        create(&app, &admin, &format!("lister{i}")).await;
+        app.create_user(&admin, &format!("lister{i}")).await;
     }
     let mut runner = TestRunner::deterministic();
     let strategy = param_sets();
@@ -405,7 +374,7 @@ async fn an_admin_sets_a_password_which_ends_the_sessions() {
     let app = TestApp::new().await;
     let (admin_id, admin) = app.admin("boss").await;
     // Created without a password: cannot log in until one is set.
-    let id = create(&app, &admin, "invitee01").await;
+    let id = app.create_user(&admin, "invitee01").await;
     let path = format!("/users/{id}");
     let set = app
         .patch(&path)
@@ -479,7 +448,7 @@ async fn an_admin_sets_a_password_which_ends_the_sessions() {
         .any(|e| e["fields"] == json!(["password"]) && e["actor"] == format!("user:{admin_id}")));
 
     // Only an admin person, and not on themself through this route.
-    let key = api_key(&app, &admin, &["users:write"]).await;
+    let key = app.api_key(&admin, &["users:write"]).await;
     app.patch(&path)
         .header("x-api-key", &key)
         .json(&json!({"password": PASSWORD}))
@@ -505,9 +474,9 @@ async fn an_admin_sets_a_password_which_ends_the_sessions() {
 async fn bulk_patch_refuses_duplicates_and_empty_updates_and_counts_real_changes() {
     let app = TestApp::new().await;
     let (_, admin) = app.admin("boss").await;
-    let a = create(&app, &admin, "bulka").await;
-    let b = create(&app, &admin, "bulkb").await;
-    let c = create(&app, &admin, "bulkc").await;
+    let a = app.create_user(&admin, "bulka").await;
+    let b = app.create_user(&admin, "bulkb").await;
+    let c = app.create_user(&admin, "bulkc").await;
     let problem = app
         .patch("/users/bulk")
         .bearer(&admin)
@@ -570,7 +539,7 @@ async fn bulk_patch_refuses_duplicates_and_empty_updates_and_counts_real_changes
 async fn if_match_uses_strong_comparison() {
     let app = TestApp::new().await;
     let (_, admin) = app.admin("boss").await;
-    let id = create(&app, &admin, "tagged").await;
+    let id = app.create_user(&admin, "tagged").await;
     let path = format!("/users/{id}");
     let patch = |tag: &str, name: &str| {
         app.patch(&path)
@@ -619,8 +588,8 @@ async fn if_match_uses_strong_comparison() {
 async fn api_keys_never_give_admin_power() {
     let app = TestApp::new().await;
     let (admin_id, admin) = app.admin("boss").await;
-    let key = api_key(&app, &admin, &["users:write", "users:read"]).await;
-    let id = create(&app, &admin, "plain").await;
+    let key = app.api_key(&admin, &["users:write", "users:read"]).await;
+    let id = app.create_user(&admin, "plain").await;
     let path = format!("/users/{id}");
 
     with_key(app.post("/users"), &key)
@@ -675,7 +644,7 @@ async fn api_keys_never_give_admin_power() {
         .await
         .expect_problem(403, "forbidden");
     assert_eq!(user(&app, &admin, &id).await["is_admin"], false);
-    assert_eq!(stats(&app, &admin).await["active"], 3);
+    assert_eq!(app.stats(&admin).await["active"], 3);
 
     // The admin person still does all of it.
     app.patch(&path)

@@ -10,9 +10,7 @@ use serde_json::Value;
 use userhub::domain::{Status, User, UserId};
 use userhub::import::{self, Ran, RunError};
 use userhub::Ctx;
-use userhub_tests::{download, json, pk, seed_user, TestApp, PASSWORD};
-
-const INLINE: (&str, &str) = ("RUN_JOBS_INLINE", "true");
+use userhub_tests::{download, json, pk, seed_user, TestApp, INLINE, PASSWORD};
 
 /// PUTs `body` to a presigned upload link, as a client would.
 async fn upload(url: &str, body: impl Into<reqwest::Body>) {
@@ -339,28 +337,13 @@ async fn the_api_follows_the_contract() {
 async fn api_keys_need_the_scope_and_cannot_import_admins() {
     let app = TestApp::with_env(&[INLINE]).await;
     let (_, admin) = app.admin("boss").await;
-    let key_for = |scopes: Value| {
-        let app = &app;
-        let admin = admin.clone();
-        async move {
-            app.post("/api-keys")
-                .bearer(&admin)
-                .json(&json!({"name": "migration", "scopes": scopes}))
-                .send()
-                .await
-                .expect(201)["key"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    let reader = key_for(json!(["users:read"])).await;
+    let reader = app.api_key(&admin, &["users:read"]).await;
     app.get("/imports")
         .header("x-api-key", &reader)
         .send()
         .await
         .expect_problem(403, "forbidden");
-    let importer = key_for(json!(["users:import"])).await;
+    let importer = app.api_key(&admin, &["users:import"]).await;
     let created = app
         .post("/imports")
         .header("x-api-key", &importer)
@@ -579,12 +562,7 @@ async fn the_older_systems_exports_import_as_they_are() {
         (y2018["1"].as_u64(), y2018["2"].as_u64()),
         (Some(2), Some(1))
     );
-    let stats = app
-        .get("/stats/users")
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let stats = app.stats(&admin).await;
     // The admin, ann, bob, dave, erin / carol, frank / grace.
     assert_eq!(
         (
@@ -612,6 +590,8 @@ fn bad(cells: &[(&'static str, &str)], expect: &[(&'static str, &'static str)]) 
 
 #[tokio::test]
 async fn bad_rows_fail_alone_and_the_report_names_them() {
+    const BAD_EVERY: u64 = 9;
+    const ROWS: u64 = 37 * BAD_EVERY;
     let app = TestApp::with_env(&[INLINE, ("IMPORT_BATCH_ROWS", "128")]).await;
     let (_, admin) = app.admin("boss").await;
     let taken = app.register("existing1@bulk.example", "takenname").await;
@@ -738,11 +718,11 @@ async fn bad_rows_fail_alone_and_the_report_names_them() {
     ];
     let mut file = csv::Writer::from_writer(Vec::new());
     file.write_record(columns).unwrap();
-    // Bad rows spread over the file (every 27th), after the rows some of them repeat; row 1
-    // holds the id a later row repeats.
+    // Bad rows spread over the file (every 9th: three batches of 128 rows, each with bad
+    // rows), after the rows some of them repeat; row 1 holds the id a later row repeats.
     let mut expected: BTreeMap<u64, Vec<(&str, &str)>> = BTreeMap::new();
     let mut next_bad = bads.into_iter();
-    for row in 1..=1_000u64 {
+    for row in 1..=ROWS {
         let mut cells: HashMap<&str, String> = HashMap::from([
             ("email", format!("person{row}@bulk.example")),
             ("username", format!("person{row}")),
@@ -751,7 +731,7 @@ async fn bad_rows_fail_alone_and_the_report_names_them() {
         if row == 1 {
             cells.insert("id", dup_id.clone());
         }
-        if row % 27 == 0 {
+        if row % BAD_EVERY == 0 {
             let b = next_bad.next().unwrap();
             expected.insert(row, b.expect.clone());
             let required = b.expect.contains(&("email", "required"));
@@ -774,7 +754,7 @@ async fn bad_rows_fail_alone_and_the_report_names_them() {
     )
     .await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    assert_eq!(counts(&job), [1_000, 963, 0, 0, 37]);
+    assert_eq!(counts(&job), [ROWS, ROWS - 37, 0, 0, 37]);
     let lines = report(&job).await;
     let mut failed: BTreeMap<u64, Vec<(String, String)>> = BTreeMap::new();
     let mut ok_rows = HashSet::new();
@@ -792,7 +772,7 @@ async fn bad_rows_fail_alone_and_the_report_names_them() {
             assert!(ok_rows.insert(l.row), "row {} twice", l.row);
         }
     }
-    assert_eq!(ok_rows.len(), 963);
+    assert_eq!(ok_rows.len() as u64, ROWS - 37);
     let want: BTreeMap<u64, Vec<(String, String)>> = expected
         .iter()
         .map(|(r, e)| {

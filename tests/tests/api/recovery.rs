@@ -3,13 +3,13 @@
 //! that they expire and supersede each other, and that forgot-password tells nobody whether
 //! an account exists.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::future::join_all;
 use serde_json::Value;
 use userhub_tests::{
-    fresh_ip, json, mail_once_sent, only_new, sent_mail, unique_email, TestApp, TestResponse,
-    PASSWORD,
+    fresh_ip, json, mail_once_sent, median, only_new, sent_mail, unique_email, TestApp,
+    TestResponse, PASSWORD,
 };
 
 const VERIFY_SUBJECT: &str = "Verify your email address";
@@ -375,11 +375,6 @@ async fn forgot_is_limited_per_address_whether_or_not_it_exists_and_per_ip() {
     // Windows end.
     app.state.clock.advance(3600);
     forgot(&app, &known).await.expect(202);
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 /// Run alone (.config/nextest.toml), like the login-timing comparison.

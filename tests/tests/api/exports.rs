@@ -13,9 +13,7 @@ use userhub::domain::{User, UserId};
 use userhub::export::{self, ExportError, RunError};
 use userhub::Ctx;
 use userhub_jobs::Invocation;
-use userhub_tests::{download, json, seed_user, TestApp};
-
-const INLINE: (&str, &str) = ("RUN_JOBS_INLINE", "true");
+use userhub_tests::{download, json, seed_user, TestApp, INLINE};
 
 const FULL_COLUMNS: [&str; 10] = [
     "id",
@@ -409,23 +407,8 @@ async fn export_requests_are_validated_and_authorised() {
         .expect_problem(403, "forbidden");
 
     // Services use API keys with the users:export scope.
-    let key = |scopes: Value| {
-        let app = &app;
-        let admin = &admin;
-        async move {
-            app.post("/api-keys")
-                .bearer(admin)
-                .json(&json!({"name": "etl", "scopes": scopes}))
-                .send()
-                .await
-                .expect(201)["key"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    let exporter = key(json!(["users:export"])).await;
-    let reader = key(json!(["users:read"])).await;
+    let exporter = app.api_key(&admin, &["users:export"]).await;
+    let reader = app.api_key(&admin, &["users:read"]).await;
     let created = app
         .post("/exports")
         .header("x-api-key", &exporter)

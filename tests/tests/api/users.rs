@@ -6,18 +6,6 @@ use std::collections::{HashMap, HashSet};
 use futures::future::join_all;
 use userhub_tests::{json, pk, TestApp, PASSWORD};
 
-/// Creates a user through POST /users (no password: no argon2 cost); returns its id.
-async fn create(app: &TestApp, admin: &str, name: &str) -> String {
-    let body = app
-        .post("/users")
-        .bearer(admin)
-        .json(&json!({"email": format!("{name}@example.com"), "username": name, "display_name": format!("Name {name}")}))
-        .send()
-        .await
-        .expect(201);
-    body["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn admin_creates_users_with_role_and_status() {
     let app = TestApp::new().await;
@@ -38,7 +26,7 @@ async fn admin_creates_users_with_role_and_status() {
         .unwrap()
         .ends_with(user["id"].as_str().unwrap()));
     // Without a password the account cannot log in.
-    let id = create(&app, &admin, "nopass").await;
+    let id = app.create_user(&admin, "nopass").await;
     assert!(!id.is_empty());
     app.post("/auth/login")
         .json(&json!({"email": "nopass@example.com", "password": PASSWORD}))
@@ -186,7 +174,7 @@ async fn users_edit_only_their_own_profile_fields() {
 async fn racing_patches_with_one_if_match_give_one_winner() {
     let app = TestApp::new().await;
     let (_, admin) = app.admin("boss").await;
-    let id = create(&app, &admin, "target").await;
+    let id = app.create_user(&admin, "target").await;
     let path = format!("/users/{id}");
     let racers = (0..2).map(|i| {
         app.patch(&path)
@@ -209,7 +197,7 @@ async fn racing_patches_with_one_if_match_give_one_winner() {
 async fn concurrent_patches_without_if_match_lose_nothing() {
     let app = TestApp::new().await;
     let (_, admin) = app.admin("boss").await;
-    let id = create(&app, &admin, "many").await;
+    let id = app.create_user(&admin, "many").await;
     let path = format!("/users/{id}");
     let writes = (0..5).map(|i| {
         let body = if i % 2 == 0 {
@@ -273,8 +261,8 @@ async fn assert_reservations_match_users(app: &TestApp) {
 async fn ten_racing_email_changes_to_one_address_have_one_winner() {
     let app = TestApp::new().await;
     let (_, admin) = app.admin("boss").await;
-    let a = create(&app, &admin, "usera").await;
-    let b = create(&app, &admin, "userb").await;
+    let a = app.create_user(&admin, "usera").await;
+    let b = app.create_user(&admin, "userb").await;
     let patches = (0..10).map(|i| {
         let id = if i % 2 == 0 { &a } else { &b };
         app.patch(&format!("/users/{id}"))
@@ -463,12 +451,7 @@ async fn lifecycle_moves_end_sessions_and_admins_cannot_remove_themselves() {
         }
         req.send().await.expect_problem(409, "self_action");
     }
-    let stats = app
-        .get("/stats/users")
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let stats = app.stats(&admin).await;
     assert_eq!(stats["active"], 2);
 }
 
@@ -510,7 +493,7 @@ async fn two_admins_demoting_each_other_leave_one_admin() {
 async fn audit_trail_lists_changes_newest_first_with_paging() {
     let app = TestApp::new().await;
     let (_, admin) = app.admin("boss").await;
-    let id = create(&app, &admin, "eve").await;
+    let id = app.create_user(&admin, "eve").await;
     for i in 0..4 {
         app.patch(&format!("/users/{id}"))
             .bearer(&admin)
@@ -557,7 +540,7 @@ async fn audit_trail_lists_changes_newest_first_with_paging() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(rest_actions, ["updated", "created"]);
-    let other = create(&app, &admin, "frank").await;
+    let other = app.create_user(&admin, "frank").await;
     app.get(&format!("/users/{other}/audit?cursor={cursor}"))
         .bearer(&admin)
         .send()
@@ -591,7 +574,7 @@ async fn stats_match_a_full_count_after_a_random_sequence() {
     for step in 0..200 {
         let roll = next() % 10;
         if ids.is_empty() || roll < 4 {
-            ids.push(create(&app, &admin, &format!("user{step}")).await);
+            ids.push(app.create_user(&admin, &format!("user{step}")).await);
             continue;
         }
         let id = ids[next() % ids.len()].clone();
@@ -616,12 +599,7 @@ async fn stats_match_a_full_count_after_a_random_sequence() {
             res.body
         );
     }
-    let stats = app
-        .get("/stats/users")
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let stats = app.stats(&admin).await;
     let mut counted: HashMap<String, i64> = HashMap::new();
     for item in app.scan_all().await {
         if pk(&item).starts_with("USER#") && item["sk"].as_s().unwrap() == "PROFILE" {
