@@ -33,7 +33,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("error", &["error"]),
     ("app", &["app"]),
-    ("flows", &["accounts", "users", "export", "import", "check"]),
+    (
+        "flows",
+        &["accounts", "users", "jobs", "export", "import", "check"],
+    ),
     ("http", &["http"]),
     ("lambda", &["lambda"]),
 ];

@@ -13,6 +13,7 @@ pub mod export;
 pub mod faults;
 pub mod http;
 pub mod import;
+pub mod jobs;
 #[cfg(test)]
 mod layering;
 pub mod mail;

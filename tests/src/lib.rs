@@ -581,16 +581,30 @@ impl SentMail {
     }
 }
 
-/// The mail sent to `to` once there are at least `count`, waiting up to 10 s: forgot-password
-/// answers on time and may still be sending its link (on a loaded machine).
-pub async fn mail_once_sent(to: &str, count: usize) -> Vec<SentMail> {
+/// Polls `check` until it gives `Some`, for up to 10 s (`None` then): for what a request
+/// finishes after it answered, such as the link forgot-password may still be sending.
+pub async fn eventually<T, F, Fut>(mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let mail = sent_mail(to).await;
-        if mail.len() >= count || std::time::Instant::now() > deadline {
-            return mail;
+        if let Some(found) = check().await {
+            return Some(found);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The mail sent to `to` once there are at least `count` (what there is after 10 s if not).
+pub async fn mail_once_sent(to: &str, count: usize) -> Vec<SentMail> {
+    match eventually(|| async { Some(sent_mail(to).await).filter(|m| m.len() >= count) }).await {
+        Some(mail) => mail,
+        None => sent_mail(to).await,
     }
 }
 

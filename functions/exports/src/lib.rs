@@ -3,39 +3,37 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use userhub::config::Feature;
 use userhub::domain::export::{
     email_prefix, ExportFilters, ExportInput, ExportRequest, Fields, Format, Trigger,
 };
-use userhub::domain::{Actor, Principal, Scope};
+use userhub::domain::{Actor, Principal};
 use userhub::export::{self, ExportResource};
-use userhub::http::{with_location, Auth, Cursors, Json, PageParams, Query, Routes};
+use userhub::http::{jobs, with_location, Auth, Json, Query, Routes};
+use userhub::jobs::JobResource;
 use userhub::{AppState, Ctx, Error};
 
 /// How long GET /users/export* waits for its file: well inside API Gateway's 30 s, so a
 /// table too big for it gets a clear answer instead of a gateway timeout.
 pub const SYNC_EXPORT_LIMIT: Duration = Duration::from_secs(20);
 
-const LIST_SCOPE: &str = "exports";
-
 /// This function's route table (see `userhub::http::Routes`): one line per route.
 pub fn routes() -> Routes {
     Routes::new()
         .post("/exports", create)
-        .get("/exports", list)
-        .get("/exports/{id}", read)
+        .get("/exports", jobs::list::<ExportResource>)
+        .get("/exports/{id}", jobs::read::<ExportResource>)
         .get("/users/export", export_minimal)
         .get("/users/export-full", export_full)
 }
 
 /// Admins and `users:export` keys, while exports are on.
 fn allow(ctx: &Ctx, principal: &Principal) -> Result<(), Error> {
-    principal.require_scope(Scope::UsersExport)?;
-    ctx.require_feature(Feature::UsersExport)
+    ExportResource::allow(ctx, principal)
 }
 
 /// Full exports have a feature of their own.
@@ -62,31 +60,6 @@ async fn create(
         (StatusCode::ACCEPTED, axum::Json(resource)).into_response(),
         &location,
     )
-}
-
-async fn read(
-    State(ctx): State<AppState>,
-    Auth(principal): Auth,
-    Path(id): Path<String>,
-) -> Result<Response, Error> {
-    allow(&ctx, &principal)?;
-    Ok(axum::Json(ExportResource::find(&ctx, &id).await?).into_response())
-}
-
-async fn list(
-    State(ctx): State<AppState>,
-    Auth(principal): Auth,
-    Query(params): Query<PageParams>,
-    uri: Uri,
-) -> Result<Response, Error> {
-    allow(&ctx, &principal)?;
-    let cursors = Cursors::new(&ctx.cursors, LIST_SCOPE);
-    let (limit, after) = params.start(&cursors)?;
-    let page = ctx.store.export_jobs_page(limit, after).await?;
-    let show = |job| ExportResource::of(&ctx, job);
-    cursors
-        .respond_each(page.items, page.next, &uri, show)
-        .await
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,30 +2,27 @@
 //! and the feature, call the core, respond.
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use userhub::config::Feature;
 use userhub::domain::import::{ImportInput, ImportJob};
-use userhub::domain::{Actor, Principal, Scope};
-use userhub::http::{with_location, Auth, Cursors, Json, PageParams, Query, Routes};
+use userhub::domain::{Actor, Principal};
+use userhub::http::{jobs, with_location, Auth, Json, Routes};
 use userhub::import::{self, ImportResource};
+use userhub::jobs::JobResource;
 use userhub::{AppState, Ctx, Error};
-
-const LIST_SCOPE: &str = "imports";
 
 /// This function's route table (see `userhub::http::Routes`): one line per route.
 pub fn routes() -> Routes {
     Routes::new()
         .post("/imports", create)
-        .get("/imports", list)
-        .get("/imports/{id}", read)
+        .get("/imports", jobs::list::<ImportResource>)
+        .get("/imports/{id}", jobs::read::<ImportResource>)
         .post("/imports/{id}/start", start)
 }
 
 /// Admins and `users:import` keys, while imports are on.
 fn allow(ctx: &Ctx, principal: &Principal) -> Result<(), Error> {
-    principal.require_scope(Scope::UsersImport)?;
-    ctx.require_feature(Feature::UsersImport)
+    ImportResource::allow(ctx, principal)
 }
 
 /// The resource with `Location: /imports/{id}`.
@@ -57,29 +54,4 @@ async fn start(
     }
     let job = import::start(&ctx, &id).await?;
     respond(&ctx, StatusCode::ACCEPTED, job).await
-}
-
-async fn read(
-    State(ctx): State<AppState>,
-    Auth(principal): Auth,
-    Path(id): Path<String>,
-) -> Result<Response, Error> {
-    allow(&ctx, &principal)?;
-    Ok(axum::Json(ImportResource::find(&ctx, &id).await?).into_response())
-}
-
-async fn list(
-    State(ctx): State<AppState>,
-    Auth(principal): Auth,
-    Query(params): Query<PageParams>,
-    uri: Uri,
-) -> Result<Response, Error> {
-    allow(&ctx, &principal)?;
-    let cursors = Cursors::new(&ctx.cursors, LIST_SCOPE);
-    let (limit, after) = params.start(&cursors)?;
-    let page = ctx.store.import_jobs_page(limit, after).await?;
-    let show = |job| ImportResource::of(&ctx, job);
-    cursors
-        .respond_each(page.items, page.next, &uri, show)
-        .await
 }

@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use userhub::domain::import::{ImportFormat, ImportJob, ImportMode, ImportRequest};
 use userhub::domain::Actor;
 use userhub::import::{self, ImportResource, Ran};
+use userhub::jobs::JobResource;
 use userhub::AppState;
 
 /// What the command line asked for.

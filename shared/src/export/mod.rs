@@ -10,8 +10,11 @@ use serde::Serialize;
 
 pub use job::{run, run_now, start, ExportError, RunError};
 
+use crate::config::Feature;
 use crate::domain::export::{ExportJob, Fields, Format, InvalidExport, JobStatus};
-use crate::domain::Timestamp;
+use crate::domain::{Scope, Timestamp};
+use crate::jobs::JobResource;
+use crate::store::{Page, Position, StoreError};
 use crate::{Ctx, Error};
 use upload::ObjectMeta;
 
@@ -122,17 +125,28 @@ pub struct ExportResource {
     pub download_expires_at: Option<Timestamp>,
 }
 
-impl ExportResource {
-    /// The export `id` names: 404 for an id of no export (or not shaped like one).
-    pub async fn find(ctx: &Ctx, id: &str) -> Result<Self, Error> {
+impl JobResource for ExportResource {
+    type Job = ExportJob;
+    const LIST: &'static str = "exports";
+    const SCOPE: Scope = Scope::UsersExport;
+    const FEATURE: Feature = Feature::UsersExport;
+
+    async fn job(ctx: &Ctx, id: &str) -> Result<Option<ExportJob>, StoreError> {
         if !ExportJob::is_id(id) {
-            return Err(Error::NotFound);
+            return Ok(None);
         }
-        let job = ctx.store.export_job(id).await?.ok_or(Error::NotFound)?;
-        Self::of(ctx, job).await
+        ctx.store.export_job(id).await
     }
 
-    pub async fn of(ctx: &Ctx, job: ExportJob) -> Result<Self, Error> {
+    async fn page(
+        ctx: &Ctx,
+        limit: u32,
+        after: Option<Position>,
+    ) -> Result<Page<ExportJob>, StoreError> {
+        ctx.store.export_jobs_page(limit, after).await
+    }
+
+    async fn of(ctx: &Ctx, job: ExportJob) -> Result<Self, Error> {
         let link = download(ctx, &job).await?;
         Ok(Self {
             job,

@@ -3,6 +3,7 @@
 
 mod auth;
 mod health;
+pub mod jobs;
 mod json;
 mod page;
 mod request;

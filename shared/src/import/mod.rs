@@ -14,9 +14,11 @@ use serde::Serialize;
 
 pub use job::{run, Ran, RunError};
 
+use crate::config::Feature;
 use crate::domain::import::{ImportJob, ImportRequest, ImportStatus};
-use crate::domain::Timestamp;
-use crate::store::JobMoveError;
+use crate::domain::{Scope, Timestamp};
+use crate::jobs::JobResource;
+use crate::store::{JobMoveError, Page, Position, StoreError};
 use crate::{AppState, Ctx, Error};
 
 /// How long an upload link lives.
@@ -35,17 +37,28 @@ pub struct ImportResource {
     pub report_expires_at: Option<Timestamp>,
 }
 
-impl ImportResource {
-    /// The import `id` names: 404 for an id of no import (or not shaped like one).
-    pub async fn find(ctx: &Ctx, id: &str) -> Result<Self, Error> {
+impl JobResource for ImportResource {
+    type Job = ImportJob;
+    const LIST: &'static str = "imports";
+    const SCOPE: Scope = Scope::UsersImport;
+    const FEATURE: Feature = Feature::UsersImport;
+
+    async fn job(ctx: &Ctx, id: &str) -> Result<Option<ImportJob>, StoreError> {
         if !ImportJob::is_id(id) {
-            return Err(Error::NotFound);
+            return Ok(None);
         }
-        let job = ctx.store.import_job(id).await?.ok_or(Error::NotFound)?;
-        Self::of(ctx, job).await
+        ctx.store.import_job(id).await
     }
 
-    pub async fn of(ctx: &Ctx, job: ImportJob) -> Result<Self, Error> {
+    async fn page(
+        ctx: &Ctx,
+        limit: u32,
+        after: Option<Position>,
+    ) -> Result<Page<ImportJob>, StoreError> {
+        ctx.store.import_jobs_page(limit, after).await
+    }
+
+    async fn of(ctx: &Ctx, job: ImportJob) -> Result<Self, Error> {
         let upload = match job.status {
             ImportStatus::AwaitingUpload => Some(
                 presign(UPLOAD_LINK_TTL, |p| {

@@ -590,8 +590,9 @@ fn bad(cells: &[(&'static str, &str)], expect: &[(&'static str, &'static str)]) 
 
 #[tokio::test]
 async fn bad_rows_fail_alone_and_the_report_names_them() {
-    const BAD_EVERY: u64 = 9;
-    const ROWS: u64 = 37 * BAD_EVERY;
+    // The file: 1,000 rows, 37 of them bad.
+    const BAD_EVERY: u64 = 27;
+    const ROWS: u64 = 1_000;
     let app = TestApp::with_env(&[INLINE, ("IMPORT_BATCH_ROWS", "128")]).await;
     let (_, admin) = app.admin("boss").await;
     let taken = app.register("existing1@bulk.example", "takenname").await;
@@ -718,8 +719,8 @@ async fn bad_rows_fail_alone_and_the_report_names_them() {
     ];
     let mut file = csv::Writer::from_writer(Vec::new());
     file.write_record(columns).unwrap();
-    // Bad rows spread over the file (every 9th: three batches of 128 rows, each with bad
-    // rows), after the rows some of them repeat; row 1 holds the id a later row repeats.
+    // Bad rows spread over the file (every 27th: each batch of 128 rows has some), after
+    // the rows some of them repeat; row 1 holds the id a later row repeats.
     let mut expected: BTreeMap<u64, Vec<(&str, &str)>> = BTreeMap::new();
     let mut next_bad = bads.into_iter();
     for row in 1..=ROWS {
