@@ -139,11 +139,28 @@ pub async fn load_sdk_config() -> SdkConfig {
 
 /// The shared SDK configuration with the timeouts and retries of `caller` (see `faults`).
 pub async fn load_sdk_config_for(caller: Caller) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    let loader = aws_config::defaults(BehaviorVersion::latest())
         // Compiled-in root certificates: no certificate files read on a cold start.
         .http_client(crate::sdk_http::https_client())
         .timeout_config(caller.timeouts())
-        .retry_config(caller.retries())
-        .load()
-        .await
+        .retry_config(caller.retries());
+    on_lambda(loader).load().await
+}
+
+/// Inside Lambda the service hands the function its credentials and region as environment
+/// variables, which is where the default chains would find them first anyway. Naming those
+/// two providers skips building the chains themselves (an STS client, an IMDS client, profile
+/// lookups) on every cold start. Elsewhere (`userhub-admin` on a laptop, the local API) the
+/// full chains stay, for profiles and SSO.
+fn on_lambda(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return loader;
+    }
+    let loader = loader.credentials_provider(
+        aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+    );
+    match std::env::var("AWS_REGION") {
+        Ok(region) => loader.region(aws_config::Region::new(region)),
+        Err(_) => loader,
+    }
 }

@@ -8,6 +8,7 @@ use rand::Rng;
 use crate::auth::passwords;
 use crate::domain::input::{Changes, NewUser, Rejected};
 use crate::domain::lifecycle::{Moved, Refused};
+use crate::domain::tokens::TokenRecord;
 use crate::domain::{Actor, AuditEvent, Principal, Timestamp, User, UserId};
 use crate::store::{SessionRecord, WriteError};
 use crate::{Ctx, Error};
@@ -41,6 +42,13 @@ pub async fn create(
     action: &str,
     request_id: &str,
 ) -> Result<User, Error> {
+    let user = new_user(new).await?;
+    insert(ctx, &user, actor, action, request_id, None).await?;
+    Ok(user)
+}
+
+/// The user `new` describes, with its password hashed, for `insert`.
+pub async fn new_user(new: NewUser) -> Result<User, Error> {
     let password_hash = match new.password {
         Some(p) => Some(passwords::hash(p.expose().to_owned()).await?),
         None => None,
@@ -62,9 +70,22 @@ pub async fn create(
         password_hash,
         authority: 1,
     };
-    let audit = AuditEvent::new(user.id, actor, action, request_id);
-    ctx.store.create_user(&user, &audit).await?;
     Ok(user)
+}
+
+/// Writes a new user with its reservations, counters and audit event and, in the same
+/// transaction, the one-time link its first mail will carry.
+pub async fn insert(
+    ctx: &Ctx,
+    user: &User,
+    actor: Actor,
+    action: &str,
+    request_id: &str,
+    link: Option<&TokenRecord>,
+) -> Result<(), Error> {
+    let audit = AuditEvent::new(user.id, actor, action, request_id);
+    ctx.store.create_user(user, &audit, link).await?;
+    Ok(())
 }
 
 /// How long a write without `If-Match` keeps re-reading and re-applying after losing races.

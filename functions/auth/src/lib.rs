@@ -12,7 +12,7 @@ use serde::Deserialize;
 use userhub::accounts::{self, sessions};
 use userhub::domain::input::{ChangesInput, NewUserInput};
 use userhub::domain::rate_limit::Action;
-use userhub::domain::{Actor, LoginName, Principal, SessionId};
+use userhub::domain::{LoginName, Principal, SessionId};
 use userhub::http::{
     user_response, with_location, Auth, ClientIp, Json, PendingAuth, RequestId, Routes,
 };
@@ -68,9 +68,7 @@ async fn register(
         email_verified: None,
     };
     let new = input.validate(true).map_err(Error::Validation)?;
-    let user =
-        userhub::users::create(&ctx, new, Actor::anonymous(), "registered", &request_id).await?;
-    userhub::accounts::recovery::welcome(&ctx, &user).await;
+    let user = accounts::recovery::register(&ctx, new, &request_id).await?;
     let res = user_response(StatusCode::CREATED, &user);
     with_location(res, &format!("/users/{}", user.id))
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use userhub::config::Feature;
 use userhub::domain::bulk::{self, Claimed, Repeated};
 use userhub::domain::input::{ChangesInput, NewUserInput};
-use userhub::domain::{Actor, Scope, User, UserId};
+use userhub::domain::{Actor, Scope, User};
 use userhub::error::Problem;
 use userhub::http::{from_value, Auth, Json, RequestId};
 use userhub::{AppState, Error};
@@ -152,9 +152,7 @@ pub(crate) async fn update(
     ctx.require_feature(Feature::UsersBulk)?;
     principal.require_scope(Scope::UsersWrite)?;
     check_size(body.ids.len(), "ids")?;
-    if bulk::repeats_an_id(&body.ids) {
-        return Err(Error::field("ids", "must not repeat an id"));
-    }
+    let ids = bulk::parse_ids(&body.ids).map_err(|e| Error::Validation(vec![e]))?;
     let input = ChangesInput {
         status: body.update.status,
         is_admin: body.update.is_admin,
@@ -165,20 +163,16 @@ pub(crate) async fn update(
     if changes.is_empty() {
         return Err(Error::field("update", "must name at least one field"));
     }
-    let results: Vec<(ItemResult, bool)> = stream::iter(body.ids.into_iter().enumerate())
-        .map(|(index, raw)| {
+    let results: Vec<(ItemResult, bool)> = stream::iter(ids.into_iter().enumerate())
+        .map(|(index, id)| {
             let (ctx, principal, request_id, changes) = (&ctx, &principal, &request_id, &changes);
             async move {
-                let result = match UserId::parse(&raw) {
-                    Some(id) => {
-                        userhub::users::update(ctx, id, changes, None, principal, request_id).await
-                    }
-                    None => Err(Error::NotFound),
-                };
+                let result =
+                    userhub::users::update(ctx, id, changes, None, principal, request_id).await;
                 let changed = result.as_ref().is_ok_and(|u| u.changed);
                 let result = result.map(|u| u.user);
                 (
-                    ItemResult::of(index, Some(raw), 200, result, request_id),
+                    ItemResult::of(index, Some(id.to_string()), 200, result, request_id),
                     changed,
                 )
             }

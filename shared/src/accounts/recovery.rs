@@ -44,27 +44,51 @@ fn link_spec(ctx: &Ctx, kind: TokenKind) -> (std::time::Duration, &'static str, 
     }
 }
 
+/// A one-time link minted for a user: the record the table keeps (the secret's hash) and
+/// the secret only the mail carries.
+struct Link {
+    record: TokenRecord,
+    secret: String,
+}
+
+impl Link {
+    fn mint(ctx: &Ctx, user: &User, kind: TokenKind) -> Self {
+        let (ttl, _, _) = link_spec(ctx, kind);
+        let secret = random_secret();
+        let record = TokenRecord {
+            hash: sha256_hex(&secret),
+            kind,
+            user_id: user.id,
+            email_digest: sha256_hex(user.email.as_str()),
+            created_at: Timestamp::now(),
+            expires_at: ctx.clock.now_secs() + ttl.as_secs(),
+        };
+        Self { record, secret }
+    }
+
+    /// Mails the link to `user`; call it once the record is stored, so the link works by
+    /// the time it arrives.
+    async fn mail(&self, ctx: &Ctx, user: &User) {
+        let (ttl, page, render) = link_spec(ctx, self.record.kind);
+        let url = format!(
+            "{}/{page}?token={}",
+            ctx.config.mail.public_url, self.secret
+        );
+        ctx.mailer.send(&user.email, &render(&url, ttl)).await;
+    }
+}
+
 /// Mints a link of `kind` for `user`, stores its hash (which voids older links of the same
-/// purpose), and only then mails it, so the link works by the time it arrives.
+/// purpose), and only then mails it.
 #[tracing::instrument(skip_all, fields(kind = kind.as_str()))]
 pub async fn send_link(ctx: &Ctx, user: &User, kind: TokenKind) -> Result<(), Error> {
-    let (ttl, page, render) = link_spec(ctx, kind);
-    let secret = random_secret();
-    let record = TokenRecord {
-        hash: sha256_hex(&secret),
-        kind,
-        user_id: user.id,
-        email_digest: sha256_hex(user.email.as_str()),
-        created_at: Timestamp::now(),
-        expires_at: ctx.clock.now_secs() + ttl.as_secs(),
-    };
-    ctx.store.put_token(&record).await?;
-    let link = format!("{}/{page}?token={secret}", ctx.config.mail.public_url);
-    ctx.mailer.send(&user.email, &render(&link, ttl)).await;
+    let link = Link::mint(ctx, user, kind);
+    ctx.store.put_token(&link.record).await?;
+    link.mail(ctx, user).await;
     Ok(())
 }
 
-/// `send_link` after a write that already succeeded (a registration, an email change): the
+/// `send_link` after a write that already succeeded (an email change): the
 /// caller's answer stands, so a failure is logged, and the person can ask again.
 async fn send_link_after(ctx: &Ctx, user: &User, kind: TokenKind) {
     if let Err(e) = send_link(ctx, user, kind).await {
@@ -72,9 +96,11 @@ async fn send_link_after(ctx: &Ctx, user: &User, kind: TokenKind) {
     }
 }
 
-/// Mails a verification link to a newly registered (or newly addressed) account.
-pub async fn welcome(ctx: &Ctx, user: &User) {
-    send_link_after(ctx, user, TokenKind::EmailVerification).await;
+/// POST /auth/register: creates the user and, in the same transaction, the verification
+/// link it is then mailed.
+pub async fn register(ctx: &Ctx, new: NewUser, request_id: &str) -> Result<User, Error> {
+    let kind = Some(TokenKind::EmailVerification);
+    create_with_link(ctx, new, Actor::anonymous(), "registered", request_id, kind).await
 }
 
 /// Creates a user for an admin or a `users:write` key (POST /users, each item of POST
@@ -85,9 +111,26 @@ pub async fn create_user(
     actor: Actor,
     request_id: &str,
 ) -> Result<User, Error> {
-    let user = users::create(ctx, new, actor, "created", request_id).await?;
-    if user.password_hash.is_none() {
-        send_link_after(ctx, &user, TokenKind::Invitation).await;
+    let kind = new.password.is_none().then_some(TokenKind::Invitation);
+    create_with_link(ctx, new, actor, "created", request_id, kind).await
+}
+
+/// Creates a user with the link of `kind` its first mail carries, in one transaction (no
+/// user is left without its link, and it costs no second round trip), then mails it.
+async fn create_with_link(
+    ctx: &Ctx,
+    new: NewUser,
+    actor: Actor,
+    action: &str,
+    request_id: &str,
+    kind: Option<TokenKind>,
+) -> Result<User, Error> {
+    let user = users::new_user(new).await?;
+    let link = kind.map(|kind| Link::mint(ctx, &user, kind));
+    let record = link.as_ref().map(|l| &l.record);
+    users::insert(ctx, &user, actor, action, request_id, record).await?;
+    if let Some(link) = link {
+        link.mail(ctx, &user).await;
     }
     Ok(user)
 }
@@ -350,7 +393,7 @@ pub async fn update_profile(
         .await?
         .user;
     if let Some(before) = before.filter(|b| b.email != after.email) {
-        welcome(ctx, &after).await;
+        send_link_after(ctx, &after, TokenKind::EmailVerification).await;
         ctx.mailer
             .send(&before.email, &templates::email_changed())
             .await;

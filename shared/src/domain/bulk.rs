@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use super::field::FieldError;
 use super::input::NewUser;
 use super::{Email, UserId, Username};
 
@@ -44,14 +45,22 @@ impl Claimed {
     }
 }
 
-/// Whether an id appears twice (it would be applied twice). Ids are compared as the users
-/// they name (UUIDs in any case), not as text.
-pub fn repeats_an_id(ids: &[String]) -> bool {
+/// The ids of a bulk update: every one a user id, and none twice (it would be applied
+/// twice); ids are compared as the users they name (UUIDs in any case), not as text. A
+/// malformed id makes the request malformed, like a repeated one: no item is applied.
+pub fn parse_ids(raw: &[String]) -> Result<Vec<UserId>, FieldError> {
     let mut seen = HashSet::new();
-    ids.iter().any(|raw| {
-        let key = UserId::parse(raw).map_or_else(|| raw.clone(), |id| id.to_string());
-        !seen.insert(key)
-    })
+    raw.iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let id = UserId::parse(raw)
+                .ok_or_else(|| FieldError::new(format!("ids[{i}]"), "must be a user id"))?;
+            if !seen.insert(id) {
+                return Err(FieldError::new("ids", "must not repeat an id"));
+            }
+            Ok(id)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -89,11 +98,15 @@ mod tests {
     }
 
     #[test]
-    fn ids_repeat_as_users_not_as_text() {
+    fn ids_repeat_as_users_not_as_text_and_must_be_ids() {
         let id = UserId::new().to_string();
-        assert!(repeats_an_id(&[id.clone(), id.to_uppercase()]));
-        assert!(repeats_an_id(&["x".into(), "x".into()]));
-        assert!(!repeats_an_id(&[id, UserId::new().to_string(), "x".into()]));
+        let field = |ids: &[String]| parse_ids(ids).map_err(|e| e.field);
+        assert_eq!(field(&[id.clone(), id.to_uppercase()]), Err("ids".into()));
+        assert_eq!(field(&[id.clone(), "x".into()]), Err("ids[1]".into()));
+        let other = UserId::new();
+        let parsed = parse_ids(&[id.clone(), other.to_string()]).unwrap();
+        assert_eq!(parsed[0].to_string(), id);
+        assert_eq!(parsed[1], other);
     }
 
     #[test]

@@ -41,10 +41,23 @@ impl Store {
     /// older ones.
     #[tracing::instrument(skip_all, fields(kind = t.kind.as_str()))]
     pub async fn put_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        let call = Call::new("TransactWriteItems", "token");
+        self.transact(call.item, Vec::from(self.token_writes(t)))
+            .await
+            .map_err(|e| match e {
+                TxError::Store(e) => e,
+                // 256 random bits do not collide; a failed condition here is a bug.
+                cancelled => StoreError::failed(call, cancelled),
+            })
+    }
+
+    /// The writes that store a token and point the user's newest of its purpose at it, for
+    /// a transaction of their own or of a user's creation.
+    pub(super) fn token_writes(&self, t: &TokenRecord) -> [Write; 2] {
         let mut current = keys::current_token(t.user_id, t.kind.purpose().as_str());
         current.insert("token_hash".into(), s(&t.hash));
         current.insert("ttl".into(), n(t.expires_at));
-        let writes = vec![
+        [
             Write::put(
                 &self.table,
                 token_item(t),
@@ -52,13 +65,7 @@ impl Store {
                 HashMap::new(),
             ),
             Write::put(&self.table, current, None, HashMap::new()),
-        ];
-        let call = Call::new("TransactWriteItems", "token");
-        self.transact(call.item, writes).await.map_err(|e| match e {
-            TxError::Store(e) => e,
-            // 256 random bits do not collide; a failed condition here is a bug.
-            cancelled => StoreError::failed(call, cancelled),
-        })
+        ]
     }
 
     /// The token with this hash, read consistently, expired or not (the caller decides).

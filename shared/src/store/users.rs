@@ -8,6 +8,7 @@ use super::profiles::{reservation_item, user_from, user_item};
 use super::sessions::SessionRecord;
 use super::tx::{TxError, Write};
 use super::{Call, Store, StoreError};
+use crate::domain::tokens::TokenRecord;
 use crate::domain::{AuditEvent, Email, LoginName, SessionId, Status, Timestamp, User, UserId};
 
 /// Why a user write was refused.
@@ -139,15 +140,23 @@ impl Store {
         ]
     }
 
-    /// Creates a user with its reservations, counters and audit event, all or nothing.
+    /// Creates a user with its reservations, counters and audit event, and the one-time
+    /// link its first mail carries (if any), all or nothing.
     #[tracing::instrument(skip_all, fields(user = %user.id))]
-    pub async fn create_user(&self, user: &User, audit: &AuditEvent) -> Result<(), WriteError> {
+    pub async fn create_user(
+        &self,
+        user: &User,
+        audit: &AuditEvent,
+        link: Option<&TokenRecord>,
+    ) -> Result<(), WriteError> {
         let mut writes = Vec::from(self.new_user_writes(user_item(user), user));
         writes.extend([
             self.counter_write(Deltas::between(None, Some(user))),
             self.signup_write(user.created_at),
             self.audit_write(audit),
         ]);
+        // Last, so that the positions the cancellation reasons are read at stay put.
+        writes.extend(link.into_iter().flat_map(|t| self.token_writes(t)));
         self.transact("user", writes).await.map_err(|e| match e {
             e if e.failed_at(1) => WriteError::EmailTaken,
             e if e.failed_at(2) => WriteError::UsernameTaken,

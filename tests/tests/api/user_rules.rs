@@ -494,6 +494,15 @@ async fn bulk_patch_refuses_duplicates_and_empty_updates_and_counts_real_changes
         .await
         .expect_problem(400, "validation_failed");
     assert_eq!(fields(&problem), ["ids"]);
+    // An id that cannot name a user makes the whole request malformed.
+    let problem = app
+        .patch("/users/bulk")
+        .bearer(&admin)
+        .json(&json!({"ids": [a, "g728b4fa-4248-1e3a-8a5d-2f346baa9455"], "update": {"display_name": "Bad"}}))
+        .send()
+        .await
+        .expect_problem(400, "validation_failed");
+    assert_eq!(fields(&problem), ["ids[1]"]);
     let problem = app
         .patch("/users/bulk")
         .bearer(&admin)

@@ -75,7 +75,9 @@ pub async fn measure(fx: &Fixture) -> Result<(Table, Recorded), BoxError> {
     );
     table.note(
         "Budgets: GET /users/{id} one round trip with its session check and login one argon2 \
-         verify plus at most four; the others are what each flow needs as designed.",
+         verify plus at most four; the others are what each flow needs as designed \
+         (registration: the rate limit, the user's creation, then the verification link \
+         that the mail carries).",
     );
     Ok((table, recorded))
 }

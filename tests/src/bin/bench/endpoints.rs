@@ -40,7 +40,9 @@ pub const ENDPOINTS: [Endpoint; 10] = [
         op: Op::Register,
         name: "POST /auth/register",
         function: "userhub-auth",
-        budget: 2,
+        // The rate limit, the user's creation, then its verification link (token and
+        // pointer) before the mail goes out.
+        budget: 3,
         status: 201,
     },
     Endpoint {

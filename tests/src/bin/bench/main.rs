@@ -227,7 +227,7 @@ async fn measure(
     println!("{}", sizing.table.text());
     let peer = summary::peer(&cold, &warm);
     println!("{}", peer.text());
-    let logins = summary::logins(&load, &sizing);
+    let logins = summary::logins(&warm, &load, &sizing);
     println!("{}", logins.text());
     let tables = vec![
         calls,
