@@ -8,6 +8,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
 use crate::faults::Caller;
+use crate::sdk_http::{on_first_use, OnFirstUse};
 use crate::store::Store;
 
 pub type AppState = Arc<Ctx>;
@@ -16,7 +17,7 @@ pub type AppState = Arc<Ctx>;
 pub struct Ctx {
     pub config: Config,
     pub store: Store,
-    pub s3: aws_sdk_s3::Client,
+    pub s3: OnFirstUse<aws_sdk_s3::Client>,
     pub mailer: crate::mail::Mailer,
     pub tokens: TokenKeys,
     pub clock: Clock,
@@ -67,14 +68,20 @@ impl Ctx {
         Ok(Self::new(config, &sdk))
     }
 
+    /// Builds the DynamoDB client now (nearly every invocation uses it), and the S3 and SES
+    /// clients on first use.
     pub fn new(config: Config, sdk: &SdkConfig) -> AppState {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(sdk)
-                .force_path_style(config.s3_force_path_style)
-                .build(),
-        );
-        let ses = crate::mail::ses_client(sdk);
+        let (s3_sdk, force_path_style) = (sdk.clone(), config.s3_force_path_style);
+        let s3 = on_first_use(move || {
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&s3_sdk)
+                    .force_path_style(force_path_style)
+                    .build(),
+            )
+        });
+        let ses_sdk = sdk.clone();
+        let ses = on_first_use(move || crate::mail::ses_client(&ses_sdk));
         Self::build(config, dynamodb, s3, ses, sdk.credentials_provider())
     }
 
@@ -85,14 +92,15 @@ impl Ctx {
         s3: aws_sdk_s3::Client,
         ses: aws_sdk_sesv2::Client,
     ) -> AppState {
+        let (s3, ses) = (on_first_use(move || s3), on_first_use(move || ses));
         Self::build(config, dynamodb, s3, ses, None)
     }
 
     fn build(
         config: Config,
         dynamodb: aws_sdk_dynamodb::Client,
-        s3: aws_sdk_s3::Client,
-        ses: aws_sdk_sesv2::Client,
+        s3: OnFirstUse<aws_sdk_s3::Client>,
+        ses: OnFirstUse<aws_sdk_sesv2::Client>,
         signing_credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
     ) -> AppState {
         Arc::new(Self {

@@ -21,6 +21,15 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 /// Amazon Root CA 1-4 and Starfield Services Root G2; see `data/README.md`.
 const AWS_ROOT_CAS: &[u8] = include_bytes!("../data/aws-root-cas.pem");
 
+/// An SDK client built the first time it is used. Building one (its endpoint rules, runtime
+/// plugins, connector) is a measurable part of a cold start, and an invocation of `auth` or
+/// `users` rarely reaches S3 or SES: those clients are built when one does.
+pub type OnFirstUse<T> = LazyLock<T, Box<dyn FnOnce() -> T + Send>>;
+
+pub fn on_first_use<T>(build: impl FnOnce() -> T + Send + 'static) -> OnFirstUse<T> {
+    LazyLock::new(Box::new(build))
+}
+
 /// One HTTP client per process: every SDK client built from it shares its connection pool.
 static CLIENT: LazyLock<SharedHttpClient> = LazyLock::new(build);
 

@@ -5,6 +5,7 @@
 
 pub mod templates;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -15,11 +16,12 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent};
 pub use templates::Message;
 
 use crate::domain::Email;
+use crate::sdk_http::OnFirstUse;
 
 /// Sends from one verified identity (`EMAIL_FROM`).
 #[derive(Debug, Clone)]
 pub struct Mailer {
-    client: aws_sdk_sesv2::Client,
+    client: Arc<OnFirstUse<aws_sdk_sesv2::Client>>,
     from: String,
 }
 
@@ -59,9 +61,9 @@ fn content(data: &str) -> Result<Content, MailError> {
 }
 
 impl Mailer {
-    pub fn new(client: aws_sdk_sesv2::Client, from: impl Into<String>) -> Self {
+    pub fn new(client: OnFirstUse<aws_sdk_sesv2::Client>, from: impl Into<String>) -> Self {
         Self {
-            client,
+            client: Arc::new(client),
             from: from.into(),
         }
     }
