@@ -118,6 +118,22 @@ impl Intercept for SwapBody {
     }
 }
 
+/// The body with a new `ClientRequestToken` (TransactWriteItems' idempotency token), if it
+/// has one. Sent again with the recorded token, DynamoDB (and DynamoDB Local) would answer
+/// from its idempotency cache without evaluating the transaction, which is not the work.
+fn fresh_request_token(body: &Bytes) -> Bytes {
+    let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return body.clone();
+    };
+    match json.get_mut("ClientRequestToken") {
+        Some(token) => {
+            *token = serde_json::Value::String(uuid::Uuid::new_v4().to_string());
+            Bytes::from(json.to_string())
+        }
+        None => body.clone(),
+    }
+}
+
 /// Sends recorded calls again with a plain client (no recorder).
 #[derive(Clone)]
 pub struct Replayer {
@@ -165,9 +181,9 @@ impl Replayer {
     /// One call; `Ok(true)` when DynamoDB refused it.
     async fn one(&self, call: &Call) -> Result<bool, String> {
         use aws_sdk_dynamodb::error::SdkError;
-        let swap = || {
-            aws_sdk_dynamodb::config::Builder::default().interceptor(SwapBody(call.body.clone()))
-        };
+        let body = fresh_request_token(&call.body);
+        let swap =
+            || aws_sdk_dynamodb::config::Builder::default().interceptor(SwapBody(body.clone()));
         let c = &self.client;
         let t = self.table.as_str();
         // A placeholder request of the recorded operation; its body is replaced.
