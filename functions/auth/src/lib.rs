@@ -87,16 +87,8 @@ async fn login(
     RequestId(request_id): RequestId,
     Json(body): Json<LoginBody>,
 ) -> Result<Response, Error> {
-    let name = match (&body.email, &body.username) {
-        (Some(e), None) => LoginName::parse(e),
-        (None, Some(u)) => LoginName::parse(u),
-        _ => {
-            return Err(Error::field(
-                "email",
-                "give exactly one of email or username",
-            ))
-        }
-    };
+    let name = LoginName::from_login(body.email.as_deref(), body.username.as_deref())
+        .map_err(|e| Error::Validation(vec![e]))?;
     let tokens = sessions::login(&ctx, name, body.password, &ip.to_string(), &request_id).await?;
     Ok(no_store(axum::Json(tokens).into_response()))
 }

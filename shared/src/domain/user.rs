@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
+use super::field::FieldError;
 use super::{Actor, Timestamp};
 
 macro_rules! string_newtype {
@@ -137,10 +138,12 @@ pub struct Username(String);
 string_newtype!(Username);
 
 impl Username {
+    pub const MAX_LEN: usize = 32;
+
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let name = raw.trim().to_lowercase();
         let len = name.chars().count();
-        if !(3..=32).contains(&len) {
+        if !(3..=Self::MAX_LEN).contains(&len) {
             return Err("must be 3 to 32 characters");
         }
         if !name
@@ -209,6 +212,29 @@ pub enum LoginName {
 }
 
 impl LoginName {
+    /// The name a login gives: exactly one of `email` and `username`, none longer than the
+    /// longest of its kind (the API document's limits, which no account can exceed, so the
+    /// refusal tells nothing about accounts). Within them anything parses, as in `parse`.
+    pub fn from_login(email: Option<&str>, username: Option<&str>) -> Result<Self, FieldError> {
+        let (field, raw, max) = match (email, username) {
+            (Some(e), None) => ("email", e, Email::MAX_LEN),
+            (None, Some(u)) => ("username", u, Username::MAX_LEN),
+            _ => {
+                return Err(FieldError::new(
+                    "email",
+                    "give exactly one of email or username",
+                ))
+            }
+        };
+        if raw.chars().count() > max {
+            return Err(FieldError::new(
+                field,
+                format!("must be at most {max} characters"),
+            ));
+        }
+        Ok(Self::parse(raw))
+    }
+
     /// An identifier that contains `@` is an email; anything else a username. Input that
     /// is neither still yields a name (it simply matches no account), so a malformed
     /// identifier is indistinguishable from an unknown one.
@@ -383,6 +409,24 @@ impl User {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_names_are_one_and_no_longer_than_any_account_can_have() {
+        let field =
+            |e: Option<&str>, u: Option<&str>| LoginName::from_login(e, u).map_err(|e| e.field);
+        let long = "é".repeat(Email::MAX_LEN + 1);
+        assert_eq!(field(Some(&long), None), Err("email".into()));
+        assert_eq!(
+            field(None, Some(&"a".repeat(Username::MAX_LEN + 1))),
+            Err("username".into())
+        );
+        assert_eq!(field(Some("a@b.c"), Some("ann")), Err("email".into()));
+        assert_eq!(field(None, None), Err("email".into()));
+        // Malformed but within the limits: a name that simply matches no account.
+        let name = LoginName::from_login(Some(" Not An Email@@ "), None).unwrap();
+        assert_eq!(name.normalised(), "not an email@@");
+        assert!(LoginName::from_login(None, Some(&"b".repeat(Username::MAX_LEN))).is_ok());
+    }
 
     #[test]
     fn email_is_lowercased_and_checked() {

@@ -220,6 +220,34 @@ async fn unknown_email_and_wrong_password_look_the_same() {
 }
 
 #[tokio::test]
+async fn login_names_longer_than_any_account_can_have_are_a_400() {
+    let app = TestApp::new().await;
+    // 300 four-byte characters: past the key size DynamoDB allows, once a 500 (make fuzz).
+    let long_email = format!("{}@example.com", "\u{1F600}".repeat(300));
+    for (body, field) in [
+        (json!({"email": long_email, "password": "x"}), "email"),
+        (
+            json!({"username": "u".repeat(33), "password": "x"}),
+            "username",
+        ),
+    ] {
+        let problem = app
+            .post("/auth/login")
+            .json(&body)
+            .send()
+            .await
+            .expect_problem(400, "validation_failed");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+    // Within the limits, a malformed name is just an unknown one.
+    app.post("/auth/login")
+        .json(&json!({"email": "not an email@@", "password": "x"}))
+        .send()
+        .await
+        .expect_problem(401, "invalid_credentials");
+}
+
+#[tokio::test]
 async fn sixth_failed_login_is_locked_out_until_the_window_ends() {
     let app = TestApp::new().await;
     app.register("lock@example.com", "lock").await;
