@@ -67,6 +67,14 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 /// Deserialises an already parsed value with the same checks as a body: unknown fields
 /// listed, then typed fields with the path of the first bad one.
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Error> {
+    // serde fills a struct from an array too, field by field in order (`["a@b.co", 3]`);
+    // an API whose bodies are objects with named fields must not.
+    if struct_fields::<T>().is_some() && !value.is_object() {
+        return Err(Error::Validation(vec![FieldError::new(
+            "body",
+            "must be a JSON object",
+        )]));
+    }
     if let (serde_json::Value::Object(map), Some(known)) = (&value, struct_fields::<T>()) {
         let unknown: Vec<String> = map
             .keys()
@@ -229,6 +237,11 @@ mod tests {
             code(parse::<Body>(b"[1,2]").unwrap_err()),
             "validation_failed"
         );
+        // An array that would fill the struct field by field is still not an object.
+        match parse::<Body>(br#"["a@b.co", 3]"#) {
+            Err(Error::Validation(errors)) => assert_eq!(errors[0].field, "body"),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]
