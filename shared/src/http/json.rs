@@ -67,15 +67,16 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 /// Deserialises an already parsed value with the same checks as a body: unknown fields
 /// listed, then typed fields with the path of the first bad one.
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Error> {
+    let known = struct_fields::<T>();
     // serde fills a struct from an array too, field by field in order (`["a@b.co", 3]`);
     // an API whose bodies are objects with named fields must not.
-    if struct_fields::<T>().is_some() && !value.is_object() {
+    if known.is_some() && !value.is_object() {
         return Err(Error::Validation(vec![FieldError::new(
             "body",
             "must be a JSON object",
         )]));
     }
-    if let (serde_json::Value::Object(map), Some(known)) = (&value, struct_fields::<T>()) {
+    if let (serde_json::Value::Object(map), Some(known)) = (&value, known) {
         let unknown: Vec<String> = map
             .keys()
             .filter(|k| !known.contains(&k.as_str()))
