@@ -1,7 +1,8 @@
 //! `make bench-export`: seeds a table with 100,000 users (`--users N`), then compares
 //! export throughput (CSV and JSON, full columns) with a raw parallel Scan of the same
 //! table over a few rounds (`--rounds N`, medians reported, as the machine is shared with
-//! DynamoDB Local and the S3 emulator), and measures the export's peak RSS. Each export
+//! DynamoDB Local and the S3 emulator), and measures the export's peak RSS. Every raw Scan
+//! reports its page times, and `--sweep 1,4,16` times one raw Scan per segment count. Each export
 //! runs in a child process of its own, so its peak RSS is the export's and not the
 //! seeding's; each file is downloaded through its link and its rows counted. Exits
 //! non-zero when a budget below is missed. Needs the local stack (see the Makefile).
@@ -75,6 +76,7 @@ async fn parent(args: &[String]) -> Result<ExitCode, BoxError> {
     };
     let users = option("--users", 100_000)?;
     let rounds = option("--rounds", 3)?;
+    let sweep = segment_counts(args)?;
     let config = TestApp::config(&[]);
     // An export is the jobs worker's work: its SDK calls get the worker's patience.
     let sdk = userhub::app::load_sdk_config_for(userhub::faults::Caller::Worker).await;
@@ -109,18 +111,28 @@ async fn parent(args: &[String]) -> Result<ExitCode, BoxError> {
     // (plain, and filtered with a projection): one of each warms it up, uncounted.
     raw_scan(&state, segments).await?;
     export_in_child(&state, Format::Csv).await?;
+    for count in sweep {
+        let scan = raw_scan(&state, count).await?;
+        println!(
+            "sweep  raw Scan in {count:>3} segments: {:>7.0} items/s | {}",
+            scan.rate(),
+            scan.pages_summary()
+        );
+    }
 
     let mut scan_rates = Vec::new();
     let mut export_rates: Vec<(Format, f64)> = Vec::new();
     let mut peak_rss = 0;
     let mut ok = true;
     for round in 1..=rounds {
-        let (scanned, scan_time) = raw_scan(&state, segments).await?;
-        let scan_rate = scanned as f64 / scan_time.as_secs_f64();
+        let scan = raw_scan(&state, segments).await?;
+        let scan_rate = scan.rate();
         scan_rates.push(scan_rate);
         println!(
-            "round {round}  raw Scan    {scanned:>7} items in {:>5.2} s ({scan_rate:>6.0} items/s)",
-            scan_time.as_secs_f64()
+            "round {round}  raw Scan    {:>7} items in {:>5.2} s ({scan_rate:>6.0} items/s) | {}",
+            scan.items,
+            scan.elapsed.as_secs_f64(),
+            scan.pages_summary()
         );
         for format in [Format::Csv, Format::Json] {
             let run = export_in_child(&state, format).await?;
@@ -187,14 +199,56 @@ async fn parent(args: &[String]) -> Result<ExitCode, BoxError> {
     })
 }
 
+/// `--sweep 1,4,16`: segment counts to time one raw Scan with each, besides the export's.
+fn segment_counts(args: &[String]) -> Result<Vec<u32>, BoxError> {
+    let Some(i) = args.iter().position(|a| a == "--sweep") else {
+        return Ok(Vec::new());
+    };
+    let list = args
+        .get(i + 1)
+        .ok_or("a list of segment counts must follow")?;
+    Ok(list.split(',').map(str::parse).collect::<Result<_, _>>()?)
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// A parallel Scan of every item with the export's segment count, counting items: the
-/// floor an export's read side cannot beat.
-async fn raw_scan(state: &AppState, segments: u32) -> Result<(u64, Duration), BoxError> {
+/// One raw parallel Scan: the items it read, how long it took, and each page's time.
+struct ScanRun {
+    items: u64,
+    elapsed: Duration,
+    pages: Vec<Duration>,
+}
+
+impl ScanRun {
+    fn rate(&self) -> f64 {
+        self.items as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Page times (p50 / p99 / max, ms): where the cost of a Scan goes as the table grows,
+    /// since DynamoDB Local's page time, not the client, bounds every export.
+    fn pages_summary(&self) -> String {
+        let mut pages = self.pages.clone();
+        pages.sort();
+        let at = |q: f64| {
+            let i = ((pages.len() as f64 * q).ceil() as usize).clamp(1, pages.len().max(1)) - 1;
+            pages.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+        };
+        format!(
+            "{} pages, page p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            pages.len(),
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        )
+    }
+}
+
+/// A parallel Scan of every item in `segments` segments, counting items: with the
+/// export's segment count, the floor an export's read side cannot beat.
+async fn raw_scan(state: &AppState, segments: u32) -> Result<ScanRun, BoxError> {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for segment in 0..segments {
@@ -208,18 +262,27 @@ async fn raw_scan(state: &AppState, segments: u32) -> Result<(u64, Duration), Bo
                 .total_segments(segments as i32)
                 .into_paginator()
                 .send();
-            let mut count = 0u64;
+            let (mut count, mut times) = (0u64, Vec::new());
+            let mut asked = Instant::now();
             while let Some(page) = pages.next().await {
+                times.push(asked.elapsed());
                 count += page.map_err(|e| e.to_string())?.items().len() as u64;
+                asked = Instant::now();
             }
-            Ok::<u64, String>(count)
+            Ok::<_, String>((count, times))
         });
     }
-    let mut total = 0;
+    let (mut items, mut pages) = (0, Vec::new());
     while let Some(joined) = tasks.join_next().await {
-        total += joined??;
+        let (count, times) = joined??;
+        items += count;
+        pages.extend(times);
     }
-    Ok((total, started.elapsed()))
+    Ok(ScanRun {
+        items,
+        elapsed: started.elapsed(),
+        pages,
+    })
 }
 
 async fn export_in_child(state: &AppState, format: Format) -> Result<Value, BoxError> {
