@@ -73,12 +73,13 @@ bench-quick: bench-build
 	$(STACK) run -- $${CARGO_TARGET_DIR:-target}/release/bench --quick --strict
 
 # Export throughput next to a raw parallel Scan, and the export's peak RSS, over a table
-# of 100,000 seeded users (BENCH_USERS to change), and the raw Scan's page times with
-# each segment count in BENCH_SWEEP.
+# of 100,000 seeded users (BENCH_USERS to change; a million takes about 13 minutes). Extra
+# flags in BENCH_EXPORT_FLAGS: --rounds N, --segments N, --no-warmup, and --sweep 1,4,16
+# to time a raw Scan's pages with each segment count.
 BENCH_USERS ?= 100000
-BENCH_SWEEP ?= 1,4,16
+BENCH_EXPORT_FLAGS ?=
 bench-export:
-	$(STACK) run -- cargo run --release -p userhub-tests --bin bench_export -- --users $(BENCH_USERS) --sweep $(BENCH_SWEEP)
+	$(STACK) run -- cargo run --release -p userhub-tests --bin bench_export -- --users $(BENCH_USERS) $(BENCH_EXPORT_FLAGS)
 
 # Import throughput (rows with password_hash, rows with plain passwords) next to one core's
 # argon2id rate and Store::seed_users' raw write rate, and the peak RSS.
