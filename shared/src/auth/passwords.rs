@@ -80,9 +80,12 @@ async fn argon2<T: Send + 'static>(
         .await
         .expect("the hashing semaphore is never closed");
     let mut memory = memory_pool().pop().unwrap_or_default();
-    let (result, memory) = tokio::task::spawn_blocking(move || (work(&mut memory), memory))
+    let (result, mut memory) = tokio::task::spawn_blocking(move || (work(&mut memory), memory))
         .await
         .map_err(|e| HashError(e.to_string()))?;
+    // Keep no more than today's hash needs, whatever an imported hash grew it to.
+    memory.truncate(params().block_count());
+    memory.shrink_to_fit();
     memory_pool().push(memory);
     result
 }
@@ -92,18 +95,18 @@ fn memory_pool() -> MutexGuard<'static, Vec<Vec<Block>>> {
     MEMORY.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Hashes `password` with `argon2`'s parameters into `out`, in `memory`, grown to what
-/// those parameters need (only an imported hash stronger than today's grows it).
+/// Hashes `password` with `argon2` into `out`, in `memory`, grown to what its parameters
+/// need (only an imported hash stronger than today's grows it).
 fn argon2_into(
     argon2: &Argon2<'_>,
-    params: &Params,
     password: &str,
     salt: &[u8],
     out: &mut [u8],
     memory: &mut Vec<Block>,
 ) -> argon2::Result<()> {
-    if memory.len() < params.block_count() {
-        memory.resize(params.block_count(), Block::default());
+    let blocks = argon2.params().block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
     }
     argon2.hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..])
 }
@@ -120,20 +123,19 @@ fn new_salt() -> Result<SaltString, HashError> {
     SaltString::encode_b64(&bytes).map_err(|e| HashError(e.to_string()))
 }
 
+/// argon2's `PasswordHasher::hash_password` with today's parameters, computed in `memory`.
 fn hash_now(password: &str, memory: &mut Vec<Block>) -> Result<String, HashError> {
     let failed = |e: &dyn std::fmt::Display| HashError(e.to_string());
     let salt = new_salt()?;
     let mut salt_bytes = [0u8; 16];
     let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(|e| failed(&e))?;
-    let params = params();
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params());
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-    argon2_into(&argon2, &params, password, salt_bytes, &mut out, memory)
-        .map_err(|e| failed(&e))?;
+    argon2_into(&argon2, password, salt_bytes, &mut out, memory).map_err(|e| failed(&e))?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(&params).map_err(|e| failed(&e))?,
+        params: ParamsString::try_from(argon2.params()).map_err(|e| failed(&e))?,
         salt: Some(salt.as_salt()),
         hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
     };
@@ -196,11 +198,11 @@ fn argon2_matches(
     let version = parsed
         .version
         .map_or(Ok(Version::default()), Version::try_from);
-    let argon2 = Argon2::new(algorithm, version.ok()?, params.clone());
+    let argon2 = Argon2::new(algorithm, version.ok()?, params);
     let mut salt = [0u8; 64];
     let salt = parsed.salt?.decode_b64(&mut salt).ok()?;
     let mut out = vec![0u8; expected.len()];
-    argon2_into(&argon2, &params, password, salt, &mut out, memory).ok()?;
+    argon2_into(&argon2, password, salt, &mut out, memory).ok()?;
     Some(bytes_equal(&out, expected.as_bytes()))
 }
 
@@ -340,6 +342,27 @@ mod tests {
             verify_now("anything at all", Some("not a hash"), memory).unwrap(),
             Verified::No
         );
+    }
+
+    #[tokio::test]
+    async fn stronger_argon2_hashes_verify_and_leave_the_pool_at_todays_size() {
+        let strong = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(2 * M_COST_KIB, T_COST, P_COST, None).unwrap(),
+        )
+        .hash_password(b"correct horse battery", &new_salt().unwrap())
+        .unwrap()
+        .to_string();
+        let verified = verify("correct horse battery".into(), Some(strong.clone()));
+        assert_eq!(verified.await.unwrap(), Verified::Yes);
+        let verified = verify("correct horse batterY".into(), Some(strong));
+        assert_eq!(verified.await.unwrap(), Verified::No);
+        let pool = memory_pool();
+        assert!(!pool.is_empty());
+        for memory in pool.iter() {
+            assert_eq!(memory.capacity(), params().block_count());
+        }
     }
 
     #[test]
