@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::read::{self, FileError, Rows};
@@ -270,13 +269,11 @@ async fn apply(
         Err(FileError::Read) => return Err(ExecError::Read),
         Err(e) => return Ok(Step::Finish(Err(e))),
     };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let context = Context {
         ctx,
         job,
         actor: Actor::recorded(&job.requested_by),
         request_id: format!("import:{}", job.id),
-        hashing: Semaphore::new(cores),
     };
     let mut seen = Seen::default();
     let mut position = job.position;

@@ -5,8 +5,6 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use tokio::sync::Semaphore;
-
 use super::report::RowResult;
 use crate::auth::passwords::{self, Verified};
 use crate::domain::import::{
@@ -72,8 +70,6 @@ pub struct Context<'a> {
     pub job: &'a ImportJob,
     pub actor: Actor,
     pub request_id: String,
-    /// Bounds concurrent argon2 hashes to the cores there are.
-    pub hashing: Semaphore,
 }
 
 /// How a row ended, and the user it created (for the batch's counters).
@@ -183,17 +179,11 @@ impl Context<'_> {
         match credential {
             None => Ok(None),
             Some(Credential::Hash(h)) => Ok(Some(h.clone())),
-            Some(Credential::Plain(p)) => {
-                let _permit = self
-                    .hashing
-                    .acquire()
-                    .await
-                    .map_err(|e| RowsError::Update(Error::internal(e)))?;
-                passwords::hash(p.expose().to_owned())
-                    .await
-                    .map(Some)
-                    .map_err(|e| RowsError::Update(e.into()))
-            }
+            // passwords::hash bounds the hashes in flight to the cores there are.
+            Some(Credential::Plain(p)) => passwords::hash(p.expose().to_owned())
+                .await
+                .map(Some)
+                .map_err(|e| RowsError::Update(e.into())),
         }
     }
 
