@@ -5,28 +5,14 @@
 //! process of its own) so the peak it reads is this test's.
 
 use userhub::auth::passwords::{self, Verified};
+use userhub_tests::peak_rss_kib;
 
 const BLOCK_MIB: u64 = 19;
 const HASHES: usize = 120;
 
-/// The process's peak resident set so far (`VmHWM`), in MiB.
-fn peak_rss_mib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM in /proc/self/status");
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("VmHWM in kB");
-    kib / 1024
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_parallel_hashes_hold_one_block_per_hashing_place() {
-    let before = peak_rss_mib();
+    let before = peak_rss_kib().expect("VmHWM") / 1024;
     let tasks: Vec<_> = (0..HASHES)
         .map(|i| {
             tokio::spawn(async move {
@@ -41,7 +27,7 @@ async fn many_parallel_hashes_hold_one_block_per_hashing_place() {
     for task in tasks {
         assert_eq!(task.await.expect("task"), (Verified::No, Verified::Yes));
     }
-    let grown = peak_rss_mib().saturating_sub(before);
+    let grown = (peak_rss_kib().expect("VmHWM") / 1024).saturating_sub(before);
     let places = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     // One block per place, and as much again for the allocator's and the threads' own.
     let bound = 2 * places * BLOCK_MIB + 16;
