@@ -2,6 +2,7 @@
 //! local stack (DynamoDB Local and the S3 emulator that `make test` starts), and talks to
 //! the real routers in-process through real HTTP requests and responses.
 
+pub mod flags;
 pub mod lambda_emulator;
 
 use std::net::SocketAddr;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use userhub::domain::export::{ExportRequest, Fields, Format, Trigger};
 use userhub::{AppState, Ctx};
-use userhub_tests::{download, peak_rss_kib, seed_user, seed_users, TestApp};
+use userhub_tests::{download, flags, peak_rss_kib, seed_user, seed_users, TestApp};
 
 /// The budget for an export's peak RSS.
 const RSS_BUDGET_KIB: u64 = 64 * 1024;
@@ -26,9 +26,10 @@ const CHILD: &str = "--export-child";
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let result = match args.iter().position(|a| a == CHILD) {
-        Some(i) => child(args.get(i + 1).map(String::as_str)).await,
-        None => parent(&args).await,
+    let result = if flags::present(&args, CHILD) {
+        child(&args).await
+    } else {
+        parent(&args).await
     };
     match result {
         Ok(code) => code,
@@ -49,8 +50,8 @@ type BoxError = Box<dyn std::error::Error>;
 
 /// Runs one export against the table and bucket named in the environment; prints its
 /// numbers as one JSON line.
-async fn child(format: Option<&str>) -> Result<ExitCode, BoxError> {
-    let format = format
+async fn child(args: &[String]) -> Result<ExitCode, BoxError> {
+    let format = flags::value(args, CHILD)?
         .and_then(Format::parse)
         .ok_or("child needs a format")?;
     // The jobs worker's SDK patience, as in the parent: a PutItem met a busy DynamoDB
@@ -78,22 +79,16 @@ async fn child(format: Option<&str>) -> Result<ExitCode, BoxError> {
 }
 
 async fn parent(args: &[String]) -> Result<ExitCode, BoxError> {
-    let option = |name: &str, default: usize| -> Result<usize, BoxError> {
-        match args.iter().position(|a| a == name) {
-            Some(i) => Ok(args.get(i + 1).ok_or("a number must follow")?.parse()?),
-            None => Ok(default),
-        }
-    };
-    let users = option("--users", 100_000)?;
+    let users = flags::parsed(args, "--users", 100_000)?;
     // DynamoDB Local's Scan page takes time in proportion to the table's size, so a whole
     // Scan takes the square of it: at 100,000 users a round is seconds, at a million it is
     // minutes. Large tables get one round, no warm-up, and 16 segments (which DynamoDB
     // Local serves 4x faster than 4) unless told otherwise.
     let large = users > 300_000;
-    let rounds = option("--rounds", if large { 1 } else { 3 })?;
-    let warmup = !large && !args.iter().any(|a| a == "--no-warmup");
+    let rounds = flags::parsed(args, "--rounds", if large { 1 } else { 3 })?;
+    let warmup = !large && !flags::present(args, "--no-warmup");
     let sweep = segment_counts(args)?;
-    let segments = option("--segments", if large { 16 } else { 4 })?.to_string();
+    let segments = flags::parsed(args, "--segments", if large { 16 } else { 4 })?.to_string();
     let config = TestApp::config(&[("EXPORT_SCAN_SEGMENTS", &segments)]);
     // An export is the jobs worker's work: its SDK calls get the worker's patience.
     let sdk = userhub::app::load_sdk_config_for(userhub::faults::Caller::Worker).await;
@@ -222,12 +217,9 @@ async fn parent(args: &[String]) -> Result<ExitCode, BoxError> {
 
 /// `--sweep 1,4,16`: segment counts to time one raw Scan with each, besides the export's.
 fn segment_counts(args: &[String]) -> Result<Vec<u32>, BoxError> {
-    let Some(i) = args.iter().position(|a| a == "--sweep") else {
+    let Some(list) = flags::value(args, "--sweep")? else {
         return Ok(Vec::new());
     };
-    let list = args
-        .get(i + 1)
-        .ok_or("a list of segment counts must follow")?;
     Ok(list.split(',').map(str::parse).collect::<Result<_, _>>()?)
 }
 

@@ -13,31 +13,22 @@ use userhub::domain::import::{ImportFormat, ImportMode, ImportRequest};
 use userhub::domain::Actor;
 use userhub::import::{self, Ran};
 use userhub::AppState;
-use userhub_tests::{peak_rss_kib, seed_user, seed_users, TestApp, PASSWORD};
+use userhub_tests::{flags, peak_rss_kib, seed_user, seed_users, TestApp, PASSWORD};
 
 type BoxError = Box<dyn std::error::Error>;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().collect();
-    let option = |name: &str, default: usize| -> Result<usize, BoxError> {
-        match args.iter().position(|a| a == name) {
-            Some(i) => Ok(args.get(i + 1).ok_or("missing value")?.parse()?),
-            None => Ok(default),
-        }
-    };
-    let rows = option("--rows", 20_000)?;
-    let plain = option("--plain", 2_000)?;
+    let rows = flags::parsed(&args, "--rows", 20_000)?;
+    let plain = flags::parsed(&args, "--plain", 2_000)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let phase = args
-        .iter()
-        .position(|a| a == "--phase")
-        .and_then(|i| args.get(i + 1));
+    let phase = flags::value(&args, "--phase")?;
     // One phase per process and per fresh DynamoDB Local (the Makefile runs each in its own
     // stack): on DynamoDB Local, the transactions of a phase that follows another crawl,
     // its SQLite thread busy in a stream lookup (`getStreamDescription`), even after the
     // earlier table is deleted. 20,000 hash rows after 2,000 plain ones did not end in 200 s.
-    let mut report = match phase.map(String::as_str) {
+    let mut report = match phase {
         Some("plain") => {
             let argon2_per_core = argon2_rate().await?;
             let rate = import_rate(plain, "password", PASSWORD).await?;
