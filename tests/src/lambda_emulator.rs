@@ -844,8 +844,9 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The newest modification time among the `.rs` files under `dir` (recursively).
-fn newest_source(dir: &Path) -> Option<SystemTime> {
+/// The newest modification time among the `.rs` files under `dir` (recursively), leaving
+/// out the directory `skip`.
+fn newest_source(dir: &Path, skip: Option<&Path>) -> Option<SystemTime> {
     let mut newest = None;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -855,7 +856,9 @@ fn newest_source(dir: &Path) -> Option<SystemTime> {
         for e in entries.flatten() {
             let Ok(meta) = e.metadata() else { continue };
             if meta.is_dir() {
-                stack.push(e.path());
+                if skip != Some(e.path().as_path()) {
+                    stack.push(e.path());
+                }
             } else if e.path().extension().is_some_and(|x| x == "rs") {
                 if let Ok(m) = meta.modified() {
                     newest = newest.max(Some(m));
@@ -890,14 +893,24 @@ pub fn built_binary(name: &str, package_dir: &str) -> Result<PathBuf, EmulatorEr
                 path.display()
             ))
         })?;
-    // Only the Rust sources: cargo rebuilds whenever one of them is newer than the
-    // output, so a fresh build always passes this check (a Cargo.lock or manifest edit
-    // may not rebuild anything, so those are not compared).
+    // Only the Rust sources the binary is built from: cargo rebuilds whenever one of
+    // them is newer than the output, so a fresh build always passes this check (a
+    // Cargo.lock or manifest edit may not rebuild anything, so those are not compared).
+    // Another binary's file under `src/bin/` does not rebuild this one.
     let root = workspace_root();
-    let newest = [root.join("shared/src"), root.join(package_dir).join("src")]
-        .iter()
-        .filter_map(|d| newest_source(d))
-        .max();
+    let src = root.join(package_dir).join("src");
+    let bins = src.join("bin");
+    let newest = [
+        newest_source(&root.join("shared/src"), None),
+        newest_source(&src, Some(&bins)),
+        newest_source(&bins.join(name), None),
+        std::fs::metadata(bins.join(format!("{name}.rs")))
+            .and_then(|m| m.modified())
+            .ok(),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
     if let Some(src) = newest {
         if src > built {
             return Err(EmulatorError::BinaryMissing(format!(
@@ -1096,4 +1109,34 @@ pub fn fixture_event(name: &str, vars: &[(&str, &str)]) -> Value {
         }
     }
     event
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn another_binarys_newer_file_is_not_a_source() {
+        let dir = std::env::temp_dir().join(format!("userhub-sources-{}", std::process::id()));
+        let bins = dir.join("bin");
+        std::fs::create_dir_all(&bins).unwrap();
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        for (file, when) in [
+            (dir.join("lib.rs"), old),
+            (bins.join("other.rs"), SystemTime::now()),
+        ] {
+            std::fs::write(&file, "").unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&file)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        }
+        assert_eq!(newest_source(&dir, Some(&bins)), Some(old));
+        assert!(newest_source(&dir, None) > Some(old));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
