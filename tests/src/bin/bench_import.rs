@@ -3,8 +3,9 @@
 //! of `Store::seed_users` (BatchWriteItem of bare profiles, no reservations, counters or
 //! audit), an import of `--rows` rows with `password_hash` (default 20,000) and one of
 //! `--plain` rows with plain-text passwords (default 2,000), and the process's peak RSS.
-//! `--phase plain|hash|seed` picks one; each prints one JSON object. Needs the local stack;
-//! `make bench-import` runs each phase in a fresh one.
+//! `--phase plain|hash|seed` picks one; each prints one JSON object, and fails when its peak
+//! RSS is over budget. Needs the local stack; `make bench-import` runs each phase in a fresh
+//! one.
 
 use std::time::Instant;
 
@@ -16,6 +17,9 @@ use userhub::AppState;
 use userhub_tests::{flags, peak_rss_kib, seed_user, seed_users, TestApp, PASSWORD};
 
 type BoxError = Box<dyn std::error::Error>;
+
+/// The budget for a phase's peak RSS: half of the jobs worker's 256 MB, whatever the rows.
+const RSS_BUDGET_KIB: u64 = 128 * 1024;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -50,8 +54,14 @@ async fn main() -> Result<(), BoxError> {
         }
         _ => return Err("--phase plain, hash or seed".into()),
     };
-    report["peak_rss_kib"] = json!(peak_rss_kib()?);
+    let peak = peak_rss_kib()?;
+    report["peak_rss_kib"] = json!(peak);
     println!("{}", serde_json::to_string_pretty(&report)?);
+    if peak > RSS_BUDGET_KIB {
+        return Err(
+            format!("peak RSS {peak} KiB is over the budget of {RSS_BUDGET_KIB} KiB").into(),
+        );
+    }
     Ok(())
 }
 
