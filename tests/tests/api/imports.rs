@@ -10,7 +10,7 @@ use serde_json::Value;
 use userhub::domain::{Status, User, UserId};
 use userhub::import::{self, Ran, RunError};
 use userhub::Ctx;
-use userhub_tests::{download, json, pk, seed_user, TestApp, INLINE, PASSWORD};
+use userhub_tests::{download, json, peak_rss_kib, pk, seed_user, TestApp, INLINE, PASSWORD};
 
 /// PUTs `body` to a presigned upload link, as a client would.
 async fn upload(url: &str, body: impl Into<reqwest::Body>) {
@@ -1194,8 +1194,12 @@ fn scale_file(rows: usize, column: &str, credential: &str) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// How much an import may grow this test process's peak RSS: half the jobs worker's 256 MB,
+/// whatever the rows (nextest runs each test in a process of its own).
+const IMPORT_RSS_GROWTH_KIB: u64 = 128 * 1024;
+
 /// Imports a 100,000-row file with runs forced short (`IMPORT_RUN_SECONDS`), so that it
-/// continues across many invocations, and checks that it ends exact.
+/// continues across many invocations, and checks that it ends exact, in flat memory.
 async fn import_at_scale(column: &str, credential: &str) {
     let rows = 100_000;
     let app = TestApp::with_env(&[("IMPORT_RUN_SECONDS", "20"), LONG_TOKENS]).await;
@@ -1212,9 +1216,11 @@ async fn import_at_scale(column: &str, credential: &str) {
         .send()
         .await
         .expect(202);
+    let rss_before = peak_rss_kib().expect("VmHWM");
     let started = std::time::Instant::now();
     let runs = run_to_end(&app.state, &id).await;
     let seconds = started.elapsed().as_secs_f64();
+    let rss_grown = peak_rss_kib().expect("VmHWM").saturating_sub(rss_before);
     let job = app
         .get(&format!("/imports/{id}"))
         .bearer(&admin)
@@ -1222,10 +1228,16 @@ async fn import_at_scale(column: &str, credential: &str) {
         .await
         .expect(200);
     println!(
-        "{column}: {rows} rows in {seconds:.1} s ({:.0} rows/s) over {runs} runs",
-        rows as f64 / seconds
+        "{column}: {rows} rows in {seconds:.1} s ({:.0} rows/s) over {runs} runs; \
+         peak RSS grew by {} MiB",
+        rows as f64 / seconds,
+        rss_grown / 1024
     );
     assert!(runs > 2, "the import did not continue across invocations");
+    assert!(
+        rss_grown <= IMPORT_RSS_GROWTH_KIB,
+        "peak RSS grew by {rss_grown} KiB"
+    );
     assert_eq!(counts(&job), [rows as u64, rows as u64, 0, 0, 0], "{job}");
     assert_eq!(report(&job).await.len(), rows);
     assert_eq!(check_consistent(&app).await.len(), rows + 1);
