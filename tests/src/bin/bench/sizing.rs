@@ -158,7 +158,8 @@ pub fn measure(n: usize) -> Sizing {
     }
     table.note(format!(
         "template.yaml sizes `auth` (which hashes on every login and registration) so that one \
-         hash stays under {} ms, and the functions that never hash at 256 MB.",
+         hash stays under {} ms, `jobs` (one hash per plain-password import row) at a full vCPU, \
+         and the functions that never hash at 256 MB.",
         LOGIN_HASH_TARGET.as_millis()
     ));
     Sizing { table, per_size }
