@@ -70,8 +70,9 @@ fn lockout_subject(name: &LoginName, owner: Option<UserId>) -> String {
 /// *before* the hash is checked, so however many guesses run in parallel, at most the
 /// limit's count of hashes is ever verified per window; a success gives its reservation
 /// back. Round trips: the IP limit with the name's reservation read; the attempt's
-/// reservation with the read of the user's partition; the attempt's audit record alongside
-/// the hash; then, on success, the session transaction.
+/// reservation with the read of the user's partition; the attempt's record (a known
+/// account's audit event, an unknown name's window) alongside the hash; then, on success,
+/// the session transaction.
 pub async fn login(
     ctx: &Ctx,
     name: LoginName,
@@ -85,7 +86,11 @@ pub async fn login(
         .as_ref()
         .map(|(u, _)| AuditEvent::new(u.id, Actor::anonymous(), "login_failed", request_id));
     let user = found.as_ref().map(|(u, _)| u);
-    let verified = verify_recording(ctx, password, user, attempt.as_ref()).await?;
+    let record = match &attempt {
+        Some(event) => Record::Audit(event),
+        None => Record::Window(&reservation, request_id),
+    };
+    let verified = verify_recording(ctx, password, user, record).await?;
     match (found, attempt) {
         (Some((user, sessions)), Some(attempt))
             if !matches!(verified, Verified::No) && user.can_log_in() =>
@@ -142,19 +147,30 @@ async fn reserve_attempt(
     Ok((reservation, found?))
 }
 
-/// Round trip 3, while the hash is checked: a known account's attempt is recorded as failed
-/// (`attempt`), and a success overwrites that record with its `login` event. Neither outcome
-/// then adds a write after the hash: known and unknown names take the same time, one hash.
+/// Where round trip 3 records the attempt.
+enum Record<'a> {
+    /// A known account's audit trail, as failed; a success overwrites it with `login`.
+    Audit(&'a AuditEvent),
+    /// An unknown name's lockout window, which is all it has.
+    Window(&'a Reservation, &'a str),
+}
+
+/// Round trip 3, while the hash is checked: the attempt is recorded, one write either way.
+/// Neither outcome then adds a write after the hash, so known and unknown names take the
+/// same time: one hash alongside one write. (With no write for an unknown name, the known
+/// path was slower by the audit write wherever it outlasted the hash.)
 async fn verify_recording(
     ctx: &Ctx,
     password: String,
     user: Option<&User>,
-    attempt: Option<&AuditEvent>,
+    record: Record<'_>,
 ) -> Result<Verified, Error> {
     let record = async {
-        match attempt {
-            Some(event) => ctx.store.append_audit(event).await,
-            None => Ok(()),
+        match record {
+            Record::Audit(event) => ctx.store.append_audit(event).await,
+            Record::Window(reservation, request_id) => {
+                ctx.store.note_attempt(reservation, request_id).await
+            }
         }
     };
     let stored_hash = user.and_then(|u| u.password_hash.clone());

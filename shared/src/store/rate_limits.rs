@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::error::is_condition_failed;
-use super::item::n;
+use super::item::{n, s};
 use super::keys;
 use super::tx::Write;
 use super::{Call, Store, StoreError};
@@ -19,6 +19,12 @@ pub struct Reservation {
     action: Action,
     subject: String,
     window: Window,
+}
+
+impl Reservation {
+    fn key(&self) -> keys::Key {
+        keys::rate_limit(self.action.as_str(), &self.subject, self.window.start)
+    }
 }
 
 impl Store {
@@ -86,16 +92,39 @@ impl Store {
         }
     }
 
+    /// Notes on a reservation's window item the request that made it: an unknown login
+    /// name's only record of its attempt. It is written while the dummy hash runs, as a
+    /// known account's audit event is, so both outcomes make one write alongside the hash.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn note_attempt(
+        &self,
+        reservation: &Reservation,
+        request_id: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(reservation.key()))
+            // The window item exists already; should TTL have taken it, it comes back
+            // with its TTL rather than for good.
+            .update_expression("SET last_request_id = :request, #ttl = if_not_exists(#ttl, :ttl)")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":request", s(request_id))
+            .expression_attribute_values(":ttl", n(reservation.window.end + TTL_SLACK_SECS))
+            .send()
+            .await
+            .map_err(StoreError::sdk(Call::new(
+                "UpdateItem",
+                "rate-limit window",
+            )))?;
+        Ok(())
+    }
+
     /// The transaction write that gives a reservation back to its window.
     pub(super) fn release_write(&self, reservation: &Reservation) -> Write {
-        let window = keys::rate_limit(
-            reservation.action.as_str(),
-            &reservation.subject,
-            reservation.window.start,
-        );
         Write::update(
             &self.table,
-            window,
+            reservation.key(),
             "ADD hits :minus_one",
             None,
             HashMap::new(),

@@ -213,6 +213,7 @@ async fn unknown_email_and_wrong_password_look_the_same() {
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "responses differ");
     let (k, u) = (median(known), median(unknown));
     let ratio = k.as_secs_f64() / u.as_secs_f64();
+    println!("known {k:?} vs unknown {u:?} (ratio {ratio:.2})");
     assert!(
         (0.8..1.25).contains(&ratio),
         "known {k:?} vs unknown {u:?} (ratio {ratio:.2})"
