@@ -14,12 +14,11 @@ use userhub::domain::import::{ImportFormat, ImportMode, ImportRequest};
 use userhub::domain::Actor;
 use userhub::import::{self, Ran};
 use userhub::AppState;
-use userhub_tests::{flags, peak_rss_kib, seed_user, seed_users, TestApp, PASSWORD};
+use userhub_tests::{
+    flags, peak_rss_kib, seed_user, seed_users, TestApp, IMPORT_RSS_BUDGET_KIB, PASSWORD,
+};
 
 type BoxError = Box<dyn std::error::Error>;
-
-/// The budget for a phase's peak RSS: half of the jobs worker's 256 MB, whatever the rows.
-const RSS_BUDGET_KIB: u64 = 128 * 1024;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -57,10 +56,11 @@ async fn main() -> Result<(), BoxError> {
     let peak = peak_rss_kib()?;
     report["peak_rss_kib"] = json!(peak);
     println!("{}", serde_json::to_string_pretty(&report)?);
-    if peak > RSS_BUDGET_KIB {
-        return Err(
-            format!("peak RSS {peak} KiB is over the budget of {RSS_BUDGET_KIB} KiB").into(),
-        );
+    if peak > IMPORT_RSS_BUDGET_KIB {
+        return Err(format!(
+            "peak RSS {peak} KiB is over the budget of {IMPORT_RSS_BUDGET_KIB} KiB"
+        )
+        .into());
     }
     Ok(())
 }
